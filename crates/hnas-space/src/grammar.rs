@@ -1,0 +1,230 @@
+//! The checked grammar: rules, alternatives, argument expressions, domains.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Index of a rule (nonterminal) in [`Grammar::rules`].
+pub type RuleId = usize;
+
+/// A value: what a parameter decision or a literal argument holds.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    Str(Arc<str>),
+    Bool(bool),
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            // Bitwise, so that equality is reflexive and agrees with the hash of the printed form.
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+impl Eq for Value {}
+
+impl std::hash::Hash for Value {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match self {
+            Value::Int(i) => (0u8, *i).hash(h),
+            Value::Float(x) => (1u8, x.to_bits()).hash(h),
+            Value::Str(s) => (2u8, s).hash(h),
+            Value::Bool(b) => (3u8, *b).hash(h),
+        }
+    }
+}
+
+pub(crate) fn is_plain_word(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s != "true"
+        && s != "false"
+}
+
+impl fmt::Display for Value {
+    /// The form the candidate string uses: floats always carry a `.` or an exponent,
+    /// strings are bare when they are plain words and quoted otherwise.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => {
+                let s = format!("{x:?}");
+                f.write_str(&s)
+            }
+            Value::Str(s) if is_plain_word(s) => f.write_str(s),
+            Value::Str(s) => {
+                // serde_json's escaping is exactly what the lexer reads back.
+                let quoted = serde_json::to_string(&**s).map_err(|_| fmt::Error)?;
+                f.write_str(&quoted)
+            }
+            Value::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// A parameter domain: the set of values one decision may take.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Domain {
+    /// `{a, b, c}`: one of the listed values.
+    Set(Vec<Value>),
+    /// `int(lo, hi)` or `int(lo, hi, step = s)`: lo, lo+s, ... up to hi inclusive.
+    Int { lo: i64, hi: i64, step: i64 },
+    /// `float(lo, hi)` (uniform) or `logfloat(lo, hi)` (log-uniform); continuous.
+    Float { lo: f64, hi: f64, log: bool },
+}
+
+impl Domain {
+    /// Number of values; `None` for continuous domains.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Domain::Set(v) => Some(v.len() as u64),
+            Domain::Int { lo, hi, step } => Some(((hi - lo) / step + 1) as u64),
+            Domain::Float { .. } => None,
+        }
+    }
+
+    /// Whether the domain holds no value (rejected by the checker).
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// The `i`-th value of a discrete domain.
+    pub fn value_at(&self, i: u64) -> Option<Value> {
+        match self {
+            Domain::Set(v) => v.get(i as usize).cloned(),
+            Domain::Int { lo, step, .. } => Some(Value::Int(lo + step * i as i64)),
+            Domain::Float { .. } => None,
+        }
+    }
+
+    /// Position of `v` in a discrete domain, or whether it lies in a continuous one (`Some(0)`).
+    pub fn index_of(&self, v: &Value) -> Option<u64> {
+        match (self, v) {
+            (Domain::Set(vals), _) => vals.iter().position(|x| x == v).map(|i| i as u64),
+            (Domain::Int { lo, hi, step }, Value::Int(x)) => {
+                (x >= lo && x <= hi && (x - lo) % step == 0).then(|| ((x - lo) / step) as u64)
+            }
+            (Domain::Float { lo, hi, .. }, Value::Float(x)) => (x >= lo && x <= hi).then_some(0),
+            _ => None,
+        }
+    }
+}
+
+/// What an argument of an operation is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// A nonterminal, derived at this place (or, if the rule is `shared`, decided once per candidate).
+    Ref(RuleId),
+    /// A fixed value: not a decision.
+    Literal(Value),
+    /// A decision among the values of a domain.
+    Domain(Domain),
+    /// `repeat(item, n)` or `repeat(item, min, max)`: a list of independently decided items.
+    Repeat { item: Box<Expr>, min: u32, max: u32 },
+}
+
+/// Where a DAG cell's output comes from (used by canonical forms and evaluators).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DagOutput {
+    /// The last node.
+    Last,
+    /// Concatenation of every non-input node (DARTS).
+    Concat,
+}
+
+/// The built-in cell construct `dag(nodes = N, edge = R, ...)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DagSpec {
+    /// Total number of nodes, inputs included; nodes are numbered 0..nodes.
+    pub nodes: u32,
+    /// The first `inputs` nodes are inputs: they have no incoming edges.
+    pub inputs: u32,
+    /// Each non-input node takes exactly this many inputs, from distinct earlier nodes;
+    /// `None`: every earlier node feeds it (one edge per pair i<j).
+    pub fan_in: Option<u32>,
+    /// The nonterminal every edge chooses from.
+    pub edge: RuleId,
+    pub output: DagOutput,
+    /// Edge operation that means "no connection", for isomorphism-aware hashing.
+    pub zero: Option<String>,
+    /// Edge operation that means "identity", for isomorphism-aware hashing.
+    pub identity: Option<String>,
+}
+
+impl DagSpec {
+    /// Number of edges in every cell of this DAG.
+    pub fn edge_count(&self) -> usize {
+        (self.inputs..self.nodes)
+            .map(|j| self.fan_in.unwrap_or(j) as usize)
+            .sum()
+    }
+}
+
+/// A keyword argument `name = expr` of an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arg {
+    pub name: String,
+    pub expr: Expr,
+    pub span: Range<usize>,
+}
+
+/// The body of an alternative.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AltKind {
+    /// An operation with keyword arguments; the evaluator gives the name its meaning.
+    Op { name: String, args: Vec<Arg> },
+    /// Another nonterminal, written alone as an alternative.
+    Ref(RuleId),
+    /// A DAG cell.
+    Dag(DagSpec),
+}
+
+/// One alternative of a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alt {
+    /// Written probability (`0.3: op(...)`), if the rule gives probabilities.
+    pub prob: Option<f64>,
+    pub kind: AltKind,
+    pub span: Range<usize>,
+}
+
+/// A nonterminal with its alternatives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    /// Decided once per candidate and reused at every reference.
+    pub shared: bool,
+    pub alts: Vec<Alt>,
+    pub span: Range<usize>,
+}
+
+/// A checked grammar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grammar {
+    pub rules: Vec<Rule>,
+    pub start: RuleId,
+    /// Bound on nonterminal nesting (the start rule is at depth 0); required for recursive grammars.
+    pub max_depth: Option<u32>,
+    /// Shared rules in the order their bindings are stored in a candidate.
+    pub shared: Vec<RuleId>,
+}
+
+impl Grammar {
+    /// The rule called `name`.
+    pub fn rule_id(&self, name: &str) -> Option<RuleId> {
+        self.rules.iter().position(|r| r.name == name)
+    }
+
+    /// Position of a shared rule among the candidate's bindings.
+    pub fn shared_slot(&self, rule: RuleId) -> Option<usize> {
+        self.shared.iter().position(|&r| r == rule)
+    }
+}
