@@ -220,6 +220,7 @@ pub fn run(cmd: SpaceCmd) -> Result<()> {
             writeln!(out, "string:         {}", space.print(&c))?;
             writeln!(out, "json:           {}", space.to_json(&c))?;
             writeln!(out, "fingerprint:    {}", space.fingerprint(&c))?;
+            writeln!(out, "canonical:      {}", space.canonical(&c))?;
             writeln!(out, "canonical hash: {}", space.canonical_hash(&c))?;
             if let Ok(r) = space.rank(&c) {
                 let r: BigUint = r;

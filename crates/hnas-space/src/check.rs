@@ -18,6 +18,9 @@ struct Checker<'a> {
     text: &'a str,
     diags: Vec<Diagnostic>,
     names: HashMap<String, RuleId>,
+    /// Set when a name or an argument did not resolve: the "unused rule" check is then
+    /// skipped, since the dropped reference would make its intended rule look unused.
+    unresolved: bool,
 }
 
 impl Checker<'_> {
@@ -31,6 +34,7 @@ impl Checker<'_> {
     }
 
     fn unknown_rule(&mut self, name: &str, span: Range<usize>) {
+        self.unresolved = true;
         let msg = format!("unknown nonterminal '{name}'; expected the name of a rule");
         let names: Vec<String> = self.names.keys().cloned().collect();
         match did_you_mean(name, names.iter().map(String::as_str)) {
@@ -254,6 +258,26 @@ fn walk_refs(e: &Expr, out: &mut Vec<RuleId>) {
     }
 }
 
+/// The leading words with which an alternative can be written in a candidate string.
+fn alt_heads(rules: &[Rule], a: &Alt, visiting: &mut Vec<RuleId>) -> Vec<String> {
+    match &a.kind {
+        AltKind::Op { name, .. } => vec![name.clone()],
+        AltKind::Dag(_) => vec!["dag".to_string()],
+        AltKind::Ref(t) if rules[*t].shared => vec![format!("@{}", rules[*t].name)],
+        AltKind::Ref(t) if visiting.contains(t) => Vec::new(),
+        AltKind::Ref(t) => {
+            visiting.push(*t);
+            let out = rules[*t]
+                .alts
+                .iter()
+                .flat_map(|x| alt_heads(rules, x, visiting))
+                .collect();
+            visiting.pop();
+            out
+        }
+    }
+}
+
 /// Rules an alternative refers to.
 pub(crate) fn alt_refs(a: &Alt) -> Vec<RuleId> {
     let mut out = Vec::new();
@@ -267,7 +291,7 @@ pub(crate) fn alt_refs(a: &Alt) -> Vec<RuleId> {
 
 /// Rules an alternative refers to that must be derived in place: a reference inside
 /// `repeat(.., 0, ..)` can be left out, so it does not block termination.
-fn required_refs(a: &Alt, shared: &[bool]) -> Vec<RuleId> {
+fn required_refs(a: &Alt) -> Vec<RuleId> {
     fn req(e: &Expr, out: &mut Vec<RuleId>) {
         match e {
             Expr::Ref(r) => out.push(*r),
@@ -281,7 +305,6 @@ fn required_refs(a: &Alt, shared: &[bool]) -> Vec<RuleId> {
         AltKind::Ref(r) => out.push(*r),
         AltKind::Dag(d) => out.push(d.edge),
     }
-    let _ = shared;
     out
 }
 
@@ -292,6 +315,7 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
         text,
         diags: Vec::new(),
         names: HashMap::new(),
+        unresolved: false,
     };
     if raw.rules.is_empty() {
         c.err(0..0, "the space has no rules; expected at least one rule such as 'net = mlp(width = {64, 128})'");
@@ -345,7 +369,10 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
             let kind = match (&a.args, c.names.get(&a.name)) {
                 (Some(args), _) if a.name == "dag" => match c.dag(a, args) {
                     Some(d) => AltKind::Dag(d),
-                    None => continue,
+                    None => {
+                        c.unresolved = true;
+                        continue;
+                    }
                 },
                 (None, _) if a.name == "dag" => {
                     c.err(
@@ -380,12 +407,13 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
                             );
                             continue;
                         }
-                        if let Some(e) = c.expr(&x.expr) {
-                            out.push(Arg {
+                        match c.expr(&x.expr) {
+                            Some(e) => out.push(Arg {
                                 name: x.name.clone(),
                                 expr: e,
                                 span: x.span.clone(),
-                            });
+                            }),
+                            None => c.unresolved = true,
                         }
                     }
                     AltKind::Op {
@@ -457,8 +485,34 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
             span: r.span.clone(),
         });
     }
-    if !c.diags.is_empty() {
-        return Err(c.diags);
+    // The analyses below also run on a partly resolved grammar, so that one run reports
+    // as much as it can.
+
+    // The one-line form names an alternative by its leading word, so within one rule the
+    // words must differ, counting those reached through alternatives that are bare rule names.
+    for (i, r) in rules.iter().enumerate() {
+        let mut owner: HashMap<String, usize> = HashMap::new();
+        for (ai, a) in r.alts.iter().enumerate() {
+            for head in alt_heads(&rules, a, &mut vec![i]) {
+                if let Some(&prev) = owner.get(&head) {
+                    if prev != ai {
+                        c.err_help(
+                            a.span.clone(),
+                            format!(
+                                "alternatives {} and {} of '{}' are both written '{head}..', so a candidate could not say which was chosen",
+                                prev + 1,
+                                ai + 1,
+                                r.name
+                            ),
+                            "expected distinct operation names; merge them into one alternative with a domain, as in 'conv(kernel = {3, 5})'",
+                        );
+                        break;
+                    }
+                } else {
+                    owner.insert(head, ai);
+                }
+            }
+        }
     }
 
     // Dag zero / identity names must be argument-free operations of the edge rule.
@@ -514,7 +568,7 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
         }
     }
     for (i, r) in rules.iter().enumerate() {
-        if !reached[i] {
+        if !reached[i] && !c.unresolved {
             c.err(
                 raw.rules[i].name_span.clone(),
                 format!(
@@ -526,17 +580,14 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
     }
 
     // Productivity: a rule is productive when some alternative needs only productive rules.
-    let shared_flags: Vec<bool> = rules.iter().map(|r| r.shared).collect();
     let mut productive = vec![false; n];
     loop {
         let mut changed = false;
         for (i, r) in rules.iter().enumerate() {
             if !productive[i]
-                && r.alts.iter().any(|a| {
-                    required_refs(a, &shared_flags)
-                        .iter()
-                        .all(|&t| productive[t])
-                })
+                && r.alts
+                    .iter()
+                    .any(|a| required_refs(a).iter().all(|&t| productive[t]))
             {
                 productive[i] = true;
                 changed = true;

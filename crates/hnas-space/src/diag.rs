@@ -49,7 +49,10 @@ impl Diagnostic {
 
     /// The diagnostic with the source line it points into and a caret marker.
     pub fn render(&self, text: &str) -> String {
-        let mut out = format!("{self}\n");
+        let mut out = format!(
+            "{}:{}:{}: {}\n",
+            self.file, self.line, self.col, self.message
+        );
         if let Some(src_line) = text.lines().nth(self.line - 1) {
             let gutter = self.line.to_string().len();
             let width = {

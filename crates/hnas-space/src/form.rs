@@ -353,8 +353,8 @@ impl Space {
                 continue;
             }
             let attempt = match (&a.kind, &s.kind) {
-                (AltKind::Op { name, args }, Surf::Word(w)) if w == name && args.is_empty() => {
-                    Ok(vec![])
+                (AltKind::Op { name, args }, Surf::Word(w)) if w == name => {
+                    self.resolve_args(name, args, &[], lvl, s)
                 }
                 (AltKind::Op { name, args }, Surf::Val(Value::Str(w)))
                     if **w == **name && args.is_empty() =>

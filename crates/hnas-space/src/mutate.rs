@@ -150,7 +150,7 @@ impl Space {
                                 kind: SiteKind::EdgeSource,
                                 path: path.clone(),
                                 depth,
-                                target: Target::Edge { dag: d, edge: ei },
+                                target: Target::Edge { edge: ei },
                             });
                         }
                         path.steps.push(ei as u32);
@@ -270,9 +270,9 @@ impl Space {
                     _ => sample_domain(d, rng),
                 };
             }
-            Target::Edge { dag, edge } => {
+            Target::Edge { edge } => {
                 let Node::Dag(edges) = node else { return out };
-                let (to, from) = (edges[*edge].to, edges[*edge].from);
+                let to = edges[*edge].to;
                 let used: Vec<u32> = edges
                     .iter()
                     .filter(|e| e.to == to)
@@ -280,7 +280,6 @@ impl Space {
                     .collect();
                 let free: Vec<u32> = (0..to).filter(|i| !used.contains(i)).collect();
                 if let Some(&new) = free.get(rng.random_range(0..free.len().max(1))) {
-                    let _ = (from, dag);
                     edges[*edge].from = new;
                     edges.sort_by_key(|e| (e.to, e.from));
                 }

@@ -89,6 +89,8 @@ pub(crate) struct Parser<'a> {
     text: &'a str,
     toks: Vec<Token>,
     pos: usize,
+    /// Parenthesis depth since the current rule began (guides error recovery).
+    depth: i32,
     pub diags: Vec<Diagnostic>,
 }
 
@@ -106,6 +108,7 @@ impl<'a> Parser<'a> {
             text,
             toks,
             pos: 0,
+            depth: 0,
             diags,
         }
     }
@@ -128,6 +131,11 @@ impl<'a> Parser<'a> {
     }
     fn bump(&mut self) -> Token {
         let t = self.toks[self.pos].clone();
+        match t.tok {
+            Tok::Punct('(') => self.depth += 1,
+            Tok::Punct(')') => self.depth -= 1,
+            _ => {}
+        }
         if self.pos + 1 < self.toks.len() {
             self.pos += 1;
         }
@@ -183,14 +191,22 @@ impl<'a> Parser<'a> {
             })
     }
 
-    /// Skips to a place where a new rule or directive plausibly begins.
+    /// Skips to a place where a new rule or directive plausibly begins: a line starting
+    /// with '@', a line starting with a name once parentheses are balanced, or an
+    /// unindented `name =` (which survives an unclosed parenthesis).
     fn recover(&mut self) {
         loop {
+            let at_line_start = self.starts_line(self.pos);
+            let col1 = {
+                let start = self.toks[self.pos].span.start;
+                start == 0 || self.text.as_bytes()[start - 1] == b'\n'
+            };
             match self.peek() {
                 Tok::Eof => return,
-                Tok::Punct('@') if self.starts_line(self.pos) => return,
+                Tok::Punct('@') if at_line_start => return,
+                Tok::Ident(_) if at_line_start && self.depth <= 0 => return,
                 Tok::Ident(w)
-                    if self.starts_line(self.pos)
+                    if col1
                         && (*self.peek_at(1) == Tok::Punct('=')
                             || (w == "shared" && *self.peek_at(2) == Tok::Punct('='))) =>
                 {
@@ -210,6 +226,7 @@ impl<'a> Parser<'a> {
             max_depth: None,
         };
         while *self.peek() != Tok::Eof {
+            self.depth = 0;
             let r = if self.is_punct('@') {
                 self.directive(&mut out)
             } else {
@@ -289,6 +306,14 @@ impl<'a> Parser<'a> {
             )?;
         }
         let (name, name_span) = self.ident("an operation or rule name")?;
+        if matches!(name.as_str(), "int" | "float" | "logfloat" | "repeat") {
+            return self.error(
+                name_span,
+                format!(
+                    "'{name}' cannot be an alternative; domains such as int(..) or {{..}} go in an argument, as in 'op(width = int(8, 64))'"
+                ),
+            );
+        }
         let mut args = None;
         if self.eat('(') {
             let mut list = Vec::new();
