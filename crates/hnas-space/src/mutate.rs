@@ -43,7 +43,6 @@ pub(crate) enum Target<'s> {
     },
     Domain(&'s Domain),
     Edge {
-        dag: &'s DagSpec,
         edge: usize,
     },
     Repeat {
