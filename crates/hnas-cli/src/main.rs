@@ -1,8 +1,11 @@
 //! `hnas`: the command-line face of the hnas library crates.
 
+mod bench_cmd;
+mod search_cmd;
 mod space_cmd;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -21,12 +24,30 @@ enum Command {
     /// Work with a search space: check, count, sample, enumerate, mutate, cross over.
     #[command(subcommand)]
     Space(space_cmd::SpaceCmd),
+    /// Run (or resume, or extend) a search; settings from flags and/or a TOML study file.
+    Search(search_cmd::SearchArgs),
+    /// List a study's trials.
+    Trials {
+        /// The study file.
+        #[arg(long)]
+        study: PathBuf,
+        #[arg(long, value_enum, default_value = "table")]
+        format: search_cmd::Format,
+    },
+    /// Compare strategies against random search over many seeds (regret curves).
+    Bench(bench_cmd::BenchArgs),
+    /// Measure the engine's own per-trial overhead (evaluation excluded).
+    BenchEngine(bench_cmd::EngineArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Space(cmd) => space_cmd::run(cmd),
+        Command::Search(args) => search_cmd::run_search(args),
+        Command::Trials { study, format } => search_cmd::run_trials(&study, format),
+        Command::Bench(args) => bench_cmd::run_bench(args),
+        Command::BenchEngine(args) => bench_cmd::run_engine(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

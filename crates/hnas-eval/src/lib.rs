@@ -1,0 +1,139 @@
+//! # hnas-eval: evaluators
+//!
+//! An [`Evaluator`] turns a candidate (and a fidelity, such as a number of epochs) into
+//! named metrics, or fails with a reason. Evaluators here:
+//! - [`Tabular`]: look the candidate up in a CSV table (any table a user brings, keyed by the
+//!   candidate's one-line form, or NAS-Bench-201's cell string);
+//! - NAS-Bench-201 presets `nb201:cifar10`, `nb201:cifar100`, `nb201:imagenet16`;
+//! - [`HashScore`]: a deterministic pseudo-random score for tests and overhead benchmarks.
+//!
+//! [`from_name`] builds any of them from its name.
+
+mod nb201;
+mod tabular;
+
+pub use nb201::{nb201, nb201_table_path, NB201_DATASETS};
+pub use tabular::{KeyForm, Tabular};
+
+use hnas_space::{Candidate, Space};
+use std::collections::BTreeMap;
+
+/// Named metric values of one evaluation.
+pub type Metrics = BTreeMap<String, f64>;
+
+/// Why an evaluation produced no metrics.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    /// This candidate failed (a crash, a NaN, an invalid network): the trial is recorded as
+    /// failed with the reason and the search goes on.
+    #[error("{0}")]
+    Failed(String),
+    /// The study is misconfigured (a missing table, a space the evaluator cannot read): no
+    /// further trial can succeed, so the search stops with this message.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// Turns candidates into metrics.
+pub trait Evaluator: Send + Sync {
+    /// The evaluator's name as written in study settings.
+    fn name(&self) -> &str;
+
+    /// The metrics it returns (at the default fidelity).
+    fn metrics(&self) -> Vec<String>;
+
+    /// Evaluates a candidate of `space` at `fidelity` (`None`: the evaluator's default).
+    fn evaluate(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        fidelity: Option<f64>,
+    ) -> Result<Metrics, EvalError>;
+
+    /// Checks before a study starts that the evaluator can read candidates of this space.
+    fn check_space(&self, _space: &Space) -> Result<(), EvalError> {
+        Ok(())
+    }
+
+    /// What one evaluation at `fidelity` costs, in the evaluator's unit (see [`Evaluator::cost_unit`]).
+    fn cost(&self, _fidelity: Option<f64>) -> f64 {
+        1.0
+    }
+
+    /// The unit of [`Evaluator::cost`].
+    fn cost_unit(&self) -> &str {
+        "evaluations"
+    }
+
+    /// The best value of `metric` over every candidate, where the evaluator knows it
+    /// (tabular benchmarks): the reference for regret.
+    fn optimum(&self, _metric: &str, _maximize: bool) -> Option<f64> {
+        None
+    }
+}
+
+/// A deterministic pseudo-random score in [0, 1) from the candidate's fingerprint: the
+/// evaluator for tests and for measuring the engine's own overhead.
+pub struct HashScore;
+
+impl Evaluator for HashScore {
+    fn name(&self) -> &str {
+        "hash"
+    }
+    fn metrics(&self) -> Vec<String> {
+        vec!["score".into()]
+    }
+    fn evaluate(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        _fidelity: Option<f64>,
+    ) -> Result<Metrics, EvalError> {
+        let h = xxhash_rust::xxh3::xxh3_64(space.print(c).as_bytes());
+        Ok(Metrics::from([(
+            "score".to_string(),
+            (h >> 11) as f64 / (1u64 << 53) as f64,
+        )]))
+    }
+}
+
+/// Names [`from_name`] accepts, for messages.
+pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COLUMN][,form=line|nb201], hash";
+
+/// Builds an evaluator from its name.
+pub fn from_name(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
+    if let Some(ds) = name.strip_prefix("nb201:") {
+        return Ok(Box::new(nb201(ds)?));
+    }
+    if let Some(rest) = name.strip_prefix("table:") {
+        let mut parts = rest.split(',');
+        let path = parts.next().unwrap_or_default();
+        let mut key = "arch".to_string();
+        let mut form = KeyForm::Line;
+        for p in parts {
+            match p.split_once('=') {
+                Some(("key", v)) => key = v.to_string(),
+                Some(("form", "line")) => form = KeyForm::Line,
+                Some(("form", "nb201")) => form = KeyForm::Nb201,
+                _ => {
+                    return Err(EvalError::Fatal(format!(
+                        "evaluator '{name}': unknown option '{p}'; expected key=COLUMN or form=line|nb201"
+                    )))
+                }
+            }
+        }
+        return Ok(Box::new(Tabular::from_csv(
+            name,
+            std::path::Path::new(path),
+            &key,
+            form,
+            None,
+        )?));
+    }
+    if name == "hash" {
+        return Ok(Box::new(HashScore));
+    }
+    Err(EvalError::Fatal(format!(
+        "unknown evaluator '{name}'; expected one of: {EVALUATORS}"
+    )))
+}

@@ -1,0 +1,268 @@
+//! Tabular benchmarks: metrics looked up in a CSV table.
+
+use crate::{EvalError, Evaluator, Metrics};
+use hnas_space::{Candidate, Space};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// How a table's key column writes a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// The candidate's one-line form, as `hnas space sample` prints it.
+    Line,
+    /// NAS-Bench-201's `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`.
+    Nb201,
+}
+
+/// One fidelity's view of the table: metric name -> column index.
+#[derive(Debug, Clone)]
+pub(crate) struct View {
+    pub fidelity: Option<f64>,
+    pub metrics: Vec<(String, usize)>,
+    pub cost: f64,
+}
+
+/// A table of metrics keyed by candidate.
+///
+/// Every numeric column is a metric under its own name. A table may also offer views for
+/// fidelities (NAS-Bench-201: 12 and 200 epochs), each a renaming of some columns.
+#[derive(Debug, Clone)]
+pub struct Tabular {
+    name: String,
+    path: String,
+    key_form: KeyForm,
+    columns: Vec<String>,
+    rows: HashMap<String, Vec<f64>>,
+    pub(crate) views: Vec<View>,
+    pub(crate) cost_unit: String,
+}
+
+impl Tabular {
+    /// Loads `path`, keyed by column `key`. `metrics`: the columns to expose (default: every
+    /// column but the key that holds numbers in every row).
+    pub fn from_csv(
+        name: &str,
+        path: &Path,
+        key: &str,
+        key_form: KeyForm,
+        metrics: Option<&[&str]>,
+    ) -> Result<Tabular, EvalError> {
+        let shown = path.display().to_string();
+        let fatal = |m: String| EvalError::Fatal(m);
+        let mut rdr = csv::Reader::from_path(path)
+            .map_err(|e| fatal(format!("cannot read table {shown}: {e}")))?;
+        let header: Vec<String> = rdr
+            .headers()
+            .map_err(|e| fatal(format!("{shown}: malformed header: {e}")))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let key_col = header.iter().position(|h| h == key).ok_or_else(|| {
+            fatal(format!(
+                "{shown}: no key column '{key}'; the columns are: {}",
+                header.join(", ")
+            ))
+        })?;
+        let wanted: Vec<usize> = match metrics {
+            Some(list) => list
+                .iter()
+                .map(|m| {
+                    header.iter().position(|h| h == m).ok_or_else(|| {
+                        fatal(format!(
+                            "{shown}: no column '{m}'; the columns are: {}",
+                            header.join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            None => (0..header.len()).filter(|&i| i != key_col).collect(),
+        };
+        let mut raw: Vec<(String, Vec<String>)> = Vec::new();
+        for (i, rec) in rdr.records().enumerate() {
+            let rec = rec.map_err(|e| fatal(format!("{shown}: row {}: {e}", i + 2)))?;
+            let key = rec.get(key_col).unwrap_or_default().to_string();
+            raw.push((
+                key,
+                wanted
+                    .iter()
+                    .map(|&c| rec.get(c).unwrap_or_default().to_string())
+                    .collect(),
+            ));
+        }
+        // Columns that are numeric throughout become metrics; with an explicit list, a
+        // non-number is an error that names its row.
+        let mut keep = Vec::new();
+        for (j, &c) in wanted.iter().enumerate() {
+            let bad = raw
+                .iter()
+                .position(|(_, vals)| vals[j].trim().parse::<f64>().is_err());
+            match (bad, metrics.is_some()) {
+                (None, _) => keep.push((j, c)),
+                (Some(r), true) => {
+                    return Err(fatal(format!(
+                        "{shown}: row {}, column '{}': '{}' is not a number",
+                        r + 2,
+                        header[c],
+                        raw[r].1[j]
+                    )))
+                }
+                (Some(_), false) => {}
+            }
+        }
+        let columns: Vec<String> = keep.iter().map(|&(_, c)| header[c].clone()).collect();
+        let mut rows = HashMap::with_capacity(raw.len());
+        for (i, (key, vals)) in raw.into_iter().enumerate() {
+            let nums: Vec<f64> = keep
+                .iter()
+                .map(|&(j, _)| vals[j].trim().parse::<f64>().unwrap_or(f64::NAN))
+                .collect();
+            if rows.insert(key.clone(), nums).is_some() {
+                return Err(fatal(format!(
+                    "{shown}: row {}: key '{key}' appears twice",
+                    i + 2
+                )));
+            }
+        }
+        let all = View {
+            fidelity: None,
+            metrics: columns
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, c)| (c, i))
+                .collect(),
+            cost: 1.0,
+        };
+        Ok(Tabular {
+            name: name.to_string(),
+            path: shown,
+            key_form,
+            columns,
+            rows,
+            views: vec![all],
+            cost_unit: "evaluations".into(),
+        })
+    }
+
+    /// Index of a column among the table's metrics.
+    pub(crate) fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn view(&self, fidelity: Option<f64>) -> Result<&View, EvalError> {
+        self.views
+            .iter()
+            .find(|v| v.fidelity == fidelity)
+            .ok_or_else(|| {
+                let offered: Vec<String> = self
+                    .views
+                    .iter()
+                    .map(|v| v.fidelity.map_or("default".into(), |f| f.to_string()))
+                    .collect();
+                EvalError::Fatal(format!(
+                    "evaluator '{}' has no fidelity {}; expected one of: {}",
+                    self.name,
+                    fidelity.map_or("default".into(), |f| f.to_string()),
+                    offered.join(", ")
+                ))
+            })
+    }
+
+    fn key(&self, space: &Space, c: &Candidate) -> Result<String, EvalError> {
+        match self.key_form {
+            KeyForm::Line => Ok(space.print(c)),
+            KeyForm::Nb201 => space
+                .to_nb201(c)
+                .map_err(|e| EvalError::Fatal(format!("evaluator '{}': {e}", self.name))),
+        }
+    }
+}
+
+impl Evaluator for Tabular {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metrics(&self) -> Vec<String> {
+        self.views[0]
+            .metrics
+            .iter()
+            .map(|(m, _)| m.clone())
+            .collect()
+    }
+
+    fn evaluate(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        fidelity: Option<f64>,
+    ) -> Result<Metrics, EvalError> {
+        let view = self.view(fidelity)?;
+        let key = self.key(space, c)?;
+        let row = self.rows.get(&key).ok_or_else(|| {
+            EvalError::Fatal(format!(
+                "candidate '{key}' is not in table {} (evaluator '{}')",
+                self.path, self.name
+            ))
+        })?;
+        Ok(view
+            .metrics
+            .iter()
+            .map(|(m, i)| (m.clone(), row[*i]))
+            .collect())
+    }
+
+    fn check_space(&self, space: &Space) -> Result<(), EvalError> {
+        if self.key_form == KeyForm::Nb201 {
+            space
+                .to_nb201(
+                    &space
+                        .unrank(&Default::default())
+                        .map_err(|e| EvalError::Fatal(e.to_string()))?,
+                )
+                .map_err(|e| {
+                    EvalError::Fatal(format!(
+                        "evaluator '{}' reads NAS-Bench-201 cells, but {}",
+                        self.name, e
+                    ))
+                })?;
+        }
+        Ok(())
+    }
+
+    fn cost(&self, fidelity: Option<f64>) -> f64 {
+        self.view(fidelity).map_or(1.0, |v| v.cost)
+    }
+
+    fn cost_unit(&self) -> &str {
+        &self.cost_unit
+    }
+
+    fn optimum(&self, metric: &str, maximize: bool) -> Option<f64> {
+        let (_, col) = self
+            .views
+            .iter()
+            .flat_map(|v| v.metrics.iter())
+            .find(|(m, _)| m == metric)?;
+        let vals = self
+            .rows
+            .values()
+            .map(|r| r[*col])
+            .filter(|x| x.is_finite());
+        if maximize {
+            vals.reduce(f64::max)
+        } else {
+            vals.reduce(f64::min)
+        }
+    }
+}

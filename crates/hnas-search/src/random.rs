@@ -1,0 +1,27 @@
+//! Random search: every trial an independent uniform draw from the space.
+
+use crate::{Outcome, Strategy};
+use hnas_space::{Candidate, SampleMode, Space};
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+/// Uniform random sampling over all architectures of the space.
+pub struct RandomSearch {
+    space: Arc<Space>,
+}
+
+impl RandomSearch {
+    pub fn new(space: Arc<Space>) -> Self {
+        RandomSearch { space }
+    }
+}
+
+impl Strategy for RandomSearch {
+    fn name(&self) -> &'static str {
+        "random"
+    }
+    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+        Some(self.space.sample(rng, SampleMode::Uniform))
+    }
+    fn tell(&mut self, _outcome: &Outcome<'_>) {}
+}

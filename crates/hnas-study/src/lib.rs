@@ -1,0 +1,41 @@
+//! # hnas-study: the driver that owns a study
+//!
+//! A [`Study`] wires a space, a strategy, an evaluator and a store: it asks the strategy for
+//! a candidate, records the trial, evaluates it (or reuses the result of an earlier
+//! identical candidate), records the outcome and tells the strategy. Opening a study whose
+//! store already holds trials resumes it: the strategy is rebuilt by replaying the stored
+//! asks and tells in order, trials cut off by a crash are evaluated again, and the run goes
+//! on to the budget, ending with the same trials as an uninterrupted run.
+
+mod bench;
+mod objective;
+mod settings;
+mod study;
+
+pub use bench::{run_benchmark, BenchConfig, BenchResult, StrategyCurves};
+pub use objective::Objective;
+pub use settings::{Dedup, Settings};
+pub use study::{Event, Study, Summary};
+
+/// Why a study cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Space(String),
+    #[error(transparent)]
+    Strategy(#[from] hnas_search::Error),
+    #[error("{0}")]
+    Evaluator(String),
+    #[error(transparent)]
+    Store(#[from] hnas_store::StoreError),
+    #[error("{0}")]
+    Settings(String),
+    #[error(
+        "resuming diverged at trial {trial}: the store holds '{stored}' but the strategy now proposes '{proposed}' (was the study written by another version of hnas?)"
+    )]
+    Diverged {
+        trial: u64,
+        stored: String,
+        proposed: String,
+    },
+}

@@ -1,0 +1,95 @@
+//! A study's settings, stored with it.
+
+use serde::{Deserialize, Serialize};
+
+/// What happens when a strategy proposes a candidate already evaluated in the study
+/// (same canonical hash: the same network, isomorphic DAG cells included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Dedup {
+    /// Not evaluated again: the earlier result is recorded for the new trial and told to the
+    /// strategy, and the trial counts toward the budget (the default: what a budget of N
+    /// proposals means in the NAS benchmark literature).
+    #[default]
+    Reuse,
+    /// Not evaluated again and told to the strategy, but the trial does not count toward the
+    /// budget: the budget is N distinct networks.
+    Skip,
+    /// Evaluated again, every time (for noisy evaluators).
+    Off,
+}
+
+impl Dedup {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "reuse" => Dedup::Reuse,
+            "skip" => Dedup::Skip,
+            "off" => Dedup::Off,
+            _ => return None,
+        })
+    }
+}
+
+/// Everything that defines a study. Stored as JSON with the study; resuming requires the
+/// same settings except `budget` (a larger budget extends the study) and `report`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Where the space was read from (informational).
+    pub space_file: String,
+    /// The space's source text: the study is bound to this text.
+    pub space: String,
+    pub strategy: String,
+    pub evaluator: String,
+    pub objective: String,
+    /// Extra metrics shown beside the objective (e.g. `test_200`).
+    #[serde(default)]
+    pub report: Vec<String>,
+    pub seed: u64,
+    /// Number of counted trials.
+    pub budget: u64,
+    #[serde(default)]
+    pub fidelity: Option<f64>,
+    #[serde(default)]
+    pub dedup: Dedup,
+}
+
+impl Settings {
+    /// Fields that differ between stored settings and these, ignoring budget and report.
+    pub fn differences(&self, stored: &Settings) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |name: &str, a: String, b: String| {
+            if a != b {
+                out.push(format!("{name}: stored '{b}', given '{a}'"));
+            }
+        };
+        check("strategy", self.strategy.clone(), stored.strategy.clone());
+        check(
+            "evaluator",
+            self.evaluator.clone(),
+            stored.evaluator.clone(),
+        );
+        check(
+            "objective",
+            self.objective.clone(),
+            stored.objective.clone(),
+        );
+        check("seed", self.seed.to_string(), stored.seed.to_string());
+        check(
+            "fidelity",
+            format!("{:?}", self.fidelity),
+            format!("{:?}", stored.fidelity),
+        );
+        check(
+            "dedup",
+            format!("{:?}", self.dedup),
+            format!("{:?}", stored.dedup),
+        );
+        if self.space != stored.space {
+            out.push(format!(
+                "space: the text of {} differs from the space stored with the study",
+                self.space_file
+            ));
+        }
+        out
+    }
+}
