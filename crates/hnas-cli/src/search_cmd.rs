@@ -205,9 +205,18 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
     let strategy = args.strategy.clone().unwrap_or_else(|| "rea".into());
     let seed = args.seed.unwrap_or(0);
     let (objective, report) = match (&args.objective, default_objective(&evaluator)) {
-        (Some(o), preset) => (o.clone(), args.report.clone().unwrap_or_else(|| preset.map(|p| p.1).unwrap_or_default())),
+        (Some(o), preset) => (
+            o.clone(),
+            args.report
+                .clone()
+                .unwrap_or_else(|| preset.map(|p| p.1).unwrap_or_default()),
+        ),
         (None, Some((o, r))) => (o, args.report.clone().unwrap_or(r)),
-        (None, None) => bail!("evaluator '{evaluator}' has no default objective; expected --objective max:METRIC or min:METRIC"),
+        (None, None) => {
+            // An unknown or unreadable evaluator is the better message.
+            hnas_eval::from_name(&evaluator)?;
+            bail!("evaluator '{evaluator}' has no default objective; expected --objective max:METRIC or min:METRIC")
+        }
     };
     Objective::parse(&objective)?;
     let dedup = match &args.dedup {
@@ -284,10 +293,15 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     );
     let summary = study.run(&mut |ev| match ev {
         Event::Resumed { trials, unfinished } => {
-            pb.println(format!(
+            let msg = format!(
                 "resuming {}: {trials} trials stored ({unfinished} unfinished)",
                 path.display()
-            ));
+            );
+            if pb.is_hidden() {
+                eprintln!("{msg}");
+            } else {
+                pb.println(msg);
+            }
         }
         Event::Trial { best, counted, .. } => {
             pb.set_position(counted);

@@ -14,16 +14,32 @@ use crate::grammar::{DagOutput, DagSpec};
 use crate::space::Space;
 use xxhash_rust::xxh3::xxh3_64;
 
+/// The fingerprint of an already printed one-line form: `fingerprint(c)` is
+/// `fingerprint_text(&print(c))`, without printing twice.
+pub fn fingerprint_text(line: &str) -> String {
+    hex16(xxh3_64(line.as_bytes()))
+}
+
+/// 16 lower-case hex digits (what `format!("{:016x}")` gives, without `core::fmt`).
+fn hex16(h: u64) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    for i in (0..16).rev() {
+        out.push(DIGITS[((h >> (4 * i)) & 0xf) as usize] as char);
+    }
+    out
+}
+
 impl Space {
     /// Hash of the exact one-line form, as 16 hex digits.
     pub fn fingerprint(&self, c: &Candidate) -> String {
-        format!("{:016x}", xxh3_64(self.print(c).as_bytes()))
+        fingerprint_text(&self.print(c))
     }
 
     /// The canonical text of a candidate: its one-line form with every DAG cell replaced by
     /// an isomorphism-invariant key. Equal canonical texts mean the same network.
     pub fn canonical(&self, c: &Candidate) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(128);
         self.print_rule(self.g.start, &c.root, &mut out, true);
         self.print_bindings(c, &mut out, true);
         out
@@ -40,7 +56,7 @@ impl Space {
     /// assert_eq!(s.canonical_hash(&a), s.canonical_hash(&a.clone()));
     /// ```
     pub fn canonical_hash(&self, c: &Candidate) -> String {
-        format!("{:016x}", xxh3_64(self.canonical(c).as_bytes()))
+        hex16(xxh3_64(self.canonical(c).as_bytes()))
     }
 
     /// The isomorphism-invariant key of a DAG cell, by NAS-Bench-201's rule
@@ -54,43 +70,62 @@ impl Space {
     /// different operations. On NAS-Bench-201 this rule gives 6,466 classes and every class
     /// has one measured latency in the hardware table, whereas dropping zero terms (5,390
     /// classes) merges cells whose measured latencies differ.
-    pub(crate) fn dag_canonical(&self, d: &DagSpec, edges: &[Edge]) -> String {
+    pub(crate) fn dag_canonical(&self, d: &DagSpec, edges: &[Edge], out: &mut String) {
         const ZERO: &str = "#";
-        let mut keys: Vec<String> = (0..d.nodes)
-            .map(|i| {
-                if i < d.inputs {
-                    format!("in{i}")
-                } else {
-                    String::new()
-                }
-            })
-            .collect();
-        let mut op_text = String::new();
-        for j in d.inputs..d.nodes {
-            let mut terms: Vec<String> = Vec::new();
-            for e in edges.iter().filter(|e| e.to == j) {
-                let src = &keys[e.from as usize];
-                op_text.clear();
-                self.print_ref(d.edge, &e.op, &mut op_text, true);
-                if d.zero.as_deref() == Some(op_text.as_str()) || src == ZERO {
-                    terms.push(ZERO.to_string());
-                } else if d.identity.as_deref() == Some(op_text.as_str()) {
-                    terms.push(src.clone());
-                } else {
-                    terms.push(format!("({src})@{op_text}"));
-                }
+        let mut keys: Vec<String> = Vec::with_capacity(d.nodes as usize);
+        for i in 0..d.nodes {
+            let mut k = String::new();
+            if i < d.inputs {
+                k.push_str("in");
+                crate::form::push_u32(&mut k, i);
             }
-            terms.sort_unstable();
-            keys[j as usize] = bounded(terms.join("+"));
+            keys.push(k);
         }
+        // Terms of one node are written one after another into `scratch`; `spans` marks them.
+        let mut scratch = String::with_capacity(128);
+        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(8);
+        for j in d.inputs..d.nodes {
+            scratch.clear();
+            spans.clear();
+            for e in edges.iter().filter(|e| e.to == j) {
+                let start = scratch.len();
+                let src = &keys[e.from as usize];
+                scratch.push('(');
+                scratch.push_str(src);
+                scratch.push_str(")@");
+                let op_start = scratch.len();
+                self.print_ref(d.edge, &e.op, &mut scratch, true);
+                let op = &scratch[op_start..];
+                if d.zero.as_deref() == Some(op) || src == ZERO {
+                    scratch.truncate(start);
+                    scratch.push_str(ZERO);
+                } else if d.identity.as_deref() == Some(op) {
+                    scratch.truncate(start);
+                    scratch.push_str(src);
+                }
+                spans.push((start, scratch.len()));
+            }
+            spans.sort_unstable_by(|x, y| scratch[x.0..x.1].cmp(&scratch[y.0..y.1]));
+            let mut key = String::with_capacity(scratch.len() + spans.len());
+            for (n, &(x, y)) in spans.iter().enumerate() {
+                if n > 0 {
+                    key.push('+');
+                }
+                key.push_str(&scratch[x..y]);
+            }
+            keys[j as usize] = bounded(key);
+        }
+        out.push_str("dag~");
         match d.output {
-            DagOutput::Last => format!("dag~{}", keys[d.nodes as usize - 1]),
+            DagOutput::Last => out.push_str(&keys[d.nodes as usize - 1]),
             DagOutput::Concat => {
                 let mut parts: Vec<&str> = (d.inputs..d.nodes)
                     .map(|j| keys[j as usize].as_str())
                     .collect();
                 parts.sort_unstable();
-                format!("dag~[{}]", parts.join(","))
+                out.push('[');
+                out.push_str(&parts.join(","));
+                out.push(']');
             }
         }
     }
@@ -101,7 +136,7 @@ impl Space {
 fn bounded(text: String) -> String {
     const LIMIT: usize = 512;
     if text.len() > LIMIT {
-        format!("h{:016x}", xxh3_64(text.as_bytes()))
+        format!("h{}", hex16(xxh3_64(text.as_bytes())))
     } else {
         text
     }

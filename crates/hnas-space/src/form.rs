@@ -56,7 +56,7 @@ type RErr = (Range<usize>, String);
 impl Space {
     /// The one-line string form of a candidate; [`Space::parse_candidate`] reads it back exactly.
     pub fn print(&self, c: &Candidate) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(128);
         self.print_rule(self.g.start, &c.root, &mut out, false);
         self.print_bindings(c, &mut out, false);
         out
@@ -105,14 +105,17 @@ impl Space {
                 }
             }
             AltKind::Dag(d) => match kids.first() {
-                Some(Node::Dag(edges)) if canon => out.push_str(&self.dag_canonical(d, edges)),
+                Some(Node::Dag(edges)) if canon => self.dag_canonical(d, edges, out),
                 Some(Node::Dag(edges)) => {
                     out.push_str("dag(");
                     for (i, e) in edges.iter().enumerate() {
                         if i > 0 {
                             out.push(',');
                         }
-                        let _ = write!(out, "{}>{}:", e.from, e.to);
+                        push_u32(out, e.from);
+                        out.push('>');
+                        push_u32(out, e.to);
+                        out.push(':');
                         self.print_ref(d.edge, &e.op, out, canon);
                     }
                     out.push(')');
@@ -164,6 +167,111 @@ impl Space {
             }
         }
         json!({"root": self.json_rule(self.g.start, &c.root), "shared": shared})
+    }
+
+    /// `to_json(c).to_string()`, written directly (no intermediate tree): the form a study
+    /// stores with every trial.
+    pub fn json_string(&self, c: &Candidate) -> String {
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"root\":");
+        self.jw_rule(self.g.start, &c.root, &mut out);
+        out.push_str(",\"shared\":{");
+        for (slot, &s) in self.g.shared.iter().enumerate() {
+            if let Some(n) = c.shared.get(slot) {
+                if slot > 0 {
+                    out.push(',');
+                }
+                jw_str(&self.g.rules[s].name, &mut out);
+                out.push(':');
+                self.jw_rule(s, n, &mut out);
+            }
+        }
+        out.push_str("}}");
+        out
+    }
+
+    fn jw_rule(&self, r: RuleId, node: &Node, out: &mut String) {
+        let (Node::Choice { kids, .. }, Some(a)) = (node, self.choice_alt(r, node)) else {
+            out.push_str("null");
+            return;
+        };
+        match &a.kind {
+            AltKind::Op { name, args } => {
+                out.push_str("{\"op\":");
+                jw_str(name, out);
+                if !args.is_empty() {
+                    out.push_str(",\"args\":{");
+                    for (i, (x, k)) in args.iter().zip(kids).enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        jw_str(&x.name, out);
+                        out.push(':');
+                        self.jw_expr(&x.expr, k, out);
+                    }
+                    out.push('}');
+                }
+                out.push('}');
+            }
+            AltKind::Ref(t) => match kids.first() {
+                Some(k) => self.jw_ref(*t, k, out),
+                None => out.push_str("null"),
+            },
+            AltKind::Dag(d) => match kids.first() {
+                Some(Node::Dag(edges)) => {
+                    out.push_str("{\"dag\":[");
+                    for (i, e) in edges.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push_str("{\"from\":");
+                        push_u32(out, e.from);
+                        out.push_str(",\"to\":");
+                        push_u32(out, e.to);
+                        out.push_str(",\"op\":");
+                        self.jw_ref(d.edge, &e.op, out);
+                        out.push('}');
+                    }
+                    out.push_str("]}");
+                }
+                _ => out.push_str("null"),
+            },
+        }
+    }
+
+    fn choice_alt(&self, r: RuleId, node: &Node) -> Option<&Alt> {
+        match node {
+            Node::Choice { alt, .. } => self.g.rules[r].alts.get(*alt as usize),
+            _ => None,
+        }
+    }
+
+    fn jw_ref(&self, t: RuleId, node: &Node, out: &mut String) {
+        if self.g.rules[t].shared {
+            out.push_str("{\"shared\":");
+            jw_str(&self.g.rules[t].name, out);
+            out.push('}');
+        } else {
+            self.jw_rule(t, node, out);
+        }
+    }
+
+    fn jw_expr(&self, e: &Expr, node: &Node, out: &mut String) {
+        match (e, node) {
+            (Expr::Ref(t), _) => self.jw_ref(*t, node, out),
+            (Expr::Repeat { item, .. }, Node::List(items)) => {
+                out.push('[');
+                for (i, it) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    self.jw_expr(item, it, out);
+                }
+                out.push(']');
+            }
+            (_, Node::Value(v)) => out.push_str(&value_json(v).to_string()),
+            _ => out.push_str("null"),
+        }
     }
 
     fn json_rule(&self, r: RuleId, node: &Node) -> Json {
@@ -727,6 +835,33 @@ fn describe_domain(d: &Domain) -> String {
         Domain::Int { lo, hi, step: 1 } => format!("an integer in {lo}..={hi}"),
         Domain::Int { lo, hi, step } => format!("an integer in {lo}..={hi} in steps of {step}"),
         Domain::Float { lo, hi, .. } => format!("a number in [{lo}, {hi}]"),
+    }
+}
+
+/// Appends a small number without going through `core::fmt` (the hot path of printing cells).
+pub(crate) fn push_u32(out: &mut String, n: u32) {
+    if n < 10 {
+        out.push((b'0' + n as u8) as char);
+    } else {
+        let mut buf = [0u8; 10];
+        let mut i = buf.len();
+        let mut x = n;
+        while x > 0 {
+            i -= 1;
+            buf[i] = b'0' + (x % 10) as u8;
+            x /= 10;
+        }
+        out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    }
+}
+
+fn jw_str(s: &str, out: &mut String) {
+    if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Json::String(s.to_string()).to_string());
     }
 }
 

@@ -38,6 +38,7 @@ mod parse;
 mod space;
 
 pub use candidate::{Candidate, Edge, Node, Path};
+pub use canon::fingerprint_text;
 pub use diag::{Diagnostic, Diagnostics};
 pub use form::CANDIDATE_SOURCE;
 pub use grammar::{

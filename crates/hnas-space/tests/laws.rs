@@ -34,6 +34,7 @@ proptest! {
             prop_assert_eq!(&s.parse_candidate(&line).unwrap(), &c, "{}: {}", name, line);
             let json = s.to_json(&c);
             let text = serde_json::to_string(&json).unwrap();
+            prop_assert_eq!(&s.json_string(&c), &text, "{}: the direct writer agrees with the tree", name);
             let back: serde_json::Value = serde_json::from_str(&text).unwrap();
             prop_assert_eq!(&s.from_json(&back).unwrap(), &c, "{}: {}", name, text);
             prop_assert_eq!(s.fingerprint(&c), s.fingerprint(&s.parse_candidate(&line).unwrap()));

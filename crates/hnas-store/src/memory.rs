@@ -3,10 +3,11 @@
 use crate::{Store, StoreError, StudyRecord, TrialRecord};
 
 /// A study in memory: the same semantics as the SQLite store, nothing durable.
+/// Trial numbers are dense (0, 1, 2, ...), so trials sit in a vector at their number.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
     study: Option<StudyRecord>,
-    trials: Vec<TrialRecord>,
+    trials: Vec<Option<TrialRecord>>,
 }
 
 impl MemoryStore {
@@ -24,30 +25,40 @@ impl Store for MemoryStore {
         Ok(())
     }
     fn trials(&self) -> Result<Vec<TrialRecord>, StoreError> {
-        Ok(self.trials.clone())
+        Ok(self.trials.iter().flatten().cloned().collect())
     }
     fn insert_trial(&mut self, t: &TrialRecord) -> Result<(), StoreError> {
-        if self.trials.iter().any(|x| x.number == t.number) {
-            return Err(StoreError::Corrupt(format!(
+        let i = t.number as usize;
+        if i >= self.trials.len() {
+            self.trials.resize(i + 1, None);
+        }
+        match &mut self.trials[i] {
+            Some(_) => Err(StoreError::Corrupt(format!(
                 "trial {} inserted twice",
                 t.number
-            )));
+            ))),
+            slot => {
+                *slot = Some(t.clone());
+                Ok(())
+            }
         }
-        self.trials.push(t.clone());
-        self.trials.sort_by_key(|x| x.number);
-        Ok(())
     }
     fn update_trial(&mut self, t: &TrialRecord) -> Result<(), StoreError> {
-        let slot = self
-            .trials
-            .iter_mut()
-            .find(|x| x.number == t.number)
-            .ok_or(StoreError::NoTrial(t.number))?;
-        *slot = t.clone();
-        Ok(())
+        match self.trials.get_mut(t.number as usize) {
+            Some(Some(slot)) => {
+                slot.clone_from(t);
+                Ok(())
+            }
+            _ => Err(StoreError::NoTrial(t.number)),
+        }
     }
     fn delete_trial(&mut self, number: u64) -> Result<(), StoreError> {
-        self.trials.retain(|x| x.number != number);
+        if let Some(slot) = self.trials.get_mut(number as usize) {
+            *slot = None;
+        }
+        while matches!(self.trials.last(), Some(None)) {
+            self.trials.pop();
+        }
         Ok(())
     }
 }

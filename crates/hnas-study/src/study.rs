@@ -49,12 +49,15 @@ pub struct Study {
     store: Box<dyn Store>,
     trials: Vec<TrialRecord>,
     /// Canonical hash -> first finished trial with that hash.
-    seen: HashMap<String, usize>,
+    /// Canonical hash (as a number: no string kept twice) -> first finished trial.
+    seen: HashMap<u64, usize>,
     seq: u64,
     /// Index of the best complete trial.
     best: Option<usize>,
     /// Time spent inside the evaluator, so that the engine's own overhead can be measured.
     eval_seconds: f64,
+    /// Trials that count toward the budget (kept, not recounted: the loop checks it per trial).
+    counted: u64,
 }
 
 fn value_of(objective: &Objective, t: &TrialRecord) -> Option<f64> {
@@ -129,6 +132,7 @@ impl Study {
             seq: 0,
             best: None,
             eval_seconds: 0.0,
+            counted: 0,
         };
         study.replay()?;
         Ok(study)
@@ -190,6 +194,7 @@ impl Study {
             }
         }
         self.seq = events.last().map_or(0, |e| e.0 + 1);
+        self.counted = trials.iter().filter(|t| t.counted).count() as u64;
         self.trials = trials;
         for i in 0..self.trials.len() {
             self.index(i);
@@ -212,7 +217,7 @@ impl Study {
         if !t.state.is_finished() {
             return;
         }
-        self.seen.entry(t.canonical_hash.clone()).or_insert(i);
+        self.seen.entry(hash_key(&t.canonical_hash)).or_insert(i);
         if let Some(v) = value_of(&self.objective, t) {
             if self.best.is_none_or(|b| {
                 v > value_of(&self.objective, &self.trials[b]).unwrap_or(f64::NEG_INFINITY)
@@ -238,6 +243,11 @@ impl Study {
         &*self.evaluator
     }
 
+    /// Gives the store back (to reopen the study, as a new process would).
+    pub fn into_store(self) -> Box<dyn Store> {
+        self.store
+    }
+
     /// Seconds spent inside the evaluator during this process's runs.
     pub fn evaluation_seconds(&self) -> f64 {
         self.eval_seconds
@@ -250,7 +260,7 @@ impl Study {
 
     /// Trials that count toward the budget.
     pub fn counted(&self) -> u64 {
-        self.trials.iter().filter(|t| t.counted).count() as u64
+        self.counted
     }
 
     /// Complete trials, best first, one per canonical network.
@@ -306,12 +316,13 @@ impl Study {
                 break;
             };
             let canonical = self.space.canonical_hash(&c);
+            let line = self.space.print(&c);
             let record = TrialRecord {
                 number,
                 state: TrialState::Running,
-                candidate: self.space.print(&c),
-                candidate_json: self.space.to_json(&c).to_string(),
-                hash: self.space.fingerprint(&c),
+                hash: hnas_space::fingerprint_text(&line),
+                candidate: line,
+                candidate_json: self.space.json_string(&c),
                 canonical_hash: canonical.clone(),
                 fidelity: self.settings.fidelity,
                 metrics: Metrics::new(),
@@ -329,23 +340,22 @@ impl Study {
             };
             let original = match self.settings.dedup {
                 Dedup::Off => None,
-                _ => self.seen.get(&canonical).copied(),
+                _ => self.seen.get(&hash_key(&canonical)).copied(),
             };
             match original {
                 Some(o) => {
-                    let orig = self.trials[o].clone();
+                    let orig = &self.trials[o];
                     let mut t = record;
                     t.state = orig.state;
-                    t.metrics = orig.metrics;
+                    t.metrics = orig.metrics.clone();
                     t.value = orig.value;
-                    t.error = orig.error;
+                    t.error = orig.error.clone();
                     t.duplicate_of = Some(orig.number);
                     t.counted = self.settings.dedup == Dedup::Reuse;
                     t.tell_seq = Some(self.next_seq());
                     t.finished_at = Some(t.started_at);
                     self.store.insert_trial(&t)?;
-                    self.trials.push(t);
-                    let i = self.trials.len() - 1;
+                    let i = self.push_trial(t);
                     self.tell_and_report(i, &c, on_event);
                     if self.settings.dedup == Dedup::Skip {
                         skipped_in_a_row += 1;
@@ -360,13 +370,18 @@ impl Study {
                 None => {
                     skipped_in_a_row = 0;
                     self.store.insert_trial(&record)?;
-                    self.trials.push(record);
-                    let i = self.trials.len() - 1;
+                    let i = self.push_trial(record);
                     self.evaluate_and_tell(i, &c, on_event)?;
                 }
             }
         }
         Ok(self.summary(stopped_early))
+    }
+
+    fn push_trial(&mut self, t: TrialRecord) -> usize {
+        self.counted += u64::from(t.counted);
+        self.trials.push(t);
+        self.trials.len() - 1
     }
 
     fn summary(&self, stopped_early: Option<String>) -> Summary {
@@ -411,30 +426,38 @@ impl Study {
         });
         self.eval_seconds += started.elapsed().as_secs_f64();
         let result = result.and_then(|m| self.check_metrics(m));
-        let mut t = self.trials[i].clone();
+        let cost = self.evaluator.cost(fidelity);
         match result {
             Ok(m) => {
+                let t = &mut self.trials[i];
                 t.state = TrialState::Complete;
                 t.value = m.get(&self.objective.metric).copied();
                 t.metrics = m;
-                t.cost = self.evaluator.cost(fidelity);
+                t.cost = cost;
             }
             Err(EvalError::Failed(reason)) => {
+                let t = &mut self.trials[i];
                 t.state = TrialState::Failed;
                 t.error = Some(reason);
-                t.cost = self.evaluator.cost(fidelity);
+                t.cost = cost;
             }
             Err(EvalError::Fatal(reason)) => {
-                // Nothing half-written: the trial that could not start is removed.
-                self.store.delete_trial(t.number)?;
-                self.trials.pop();
+                // Nothing half-written: the unfinished last trial is removed (a later run
+                // asks for the same candidate again); one in the middle of a resumed study
+                // cannot go without renumbering, so it stays unfinished.
+                if i + 1 == self.trials.len() && self.trials[i].tell_seq.is_none() {
+                    self.store.delete_trial(self.trials[i].number)?;
+                    let t = self.trials.pop().expect("index checked above");
+                    self.counted -= u64::from(t.counted);
+                }
                 return Err(Error::Evaluator(reason));
             }
         }
-        t.tell_seq = Some(self.next_seq());
+        let seq = self.next_seq();
+        let t = &mut self.trials[i];
+        t.tell_seq = Some(seq);
         t.finished_at = Some(now());
-        self.store.update_trial(&t)?;
-        self.trials[i] = t;
+        self.store.update_trial(&self.trials[i])?;
         self.tell_and_report(i, c, on_event);
         Ok(())
     }
@@ -469,6 +492,11 @@ impl Study {
             budget: self.settings.budget,
         });
     }
+}
+
+/// The numeric value of a 16-hex-digit hash (any other text maps by its own hash).
+fn hash_key(hex: &str) -> u64 {
+    u64::from_str_radix(hex, 16).unwrap_or_else(|_| xxhash_rust::xxh3::xxh3_64(hex.as_bytes()))
 }
 
 fn to_json(s: &Settings) -> String {

@@ -1,0 +1,353 @@
+//! `hnas search` / `hnas trials` as a user runs them, including being killed mid-search.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn example(name: &str) -> String {
+    root()
+        .join("examples/spaces")
+        .join(format!("{name}.hnas"))
+        .display()
+        .to_string()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hnas-search-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn hnas() -> Command {
+    Command::cargo_bin("hnas").unwrap()
+}
+
+fn have_nb201() -> bool {
+    match hnas_eval::nb201_table_path() {
+        Ok(_) => true,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!("CI=true: {e}"),
+        Err(e) => {
+            eprintln!("notice: skipping: {e}");
+            false
+        }
+    }
+}
+
+/// `hnas trials --format csv` as rows of (number, state, value, candidate).
+fn trials(study: &Path) -> Vec<(String, String, String, String)> {
+    let out = hnas()
+        .args([
+            "trials",
+            "--study",
+            &study.display().to_string(),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                rec[0].to_string(),
+                rec[1].to_string(),
+                rec[2].to_string(),
+                rec[7].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn search_on_nb201_prints_a_leaderboard_and_resumes_or_extends() {
+    if !have_nb201() {
+        return;
+    }
+    let dir = tempdir("nb201");
+    let study = dir.join("nb201.db");
+    let args = |budget: &str| {
+        vec![
+            "search".to_string(),
+            "--space".into(),
+            example("nb201"),
+            "--evaluator".into(),
+            "nb201:cifar10".into(),
+            "--strategy".into(),
+            "rea".into(),
+            "--budget".into(),
+            budget.into(),
+            "--seed".into(),
+            "0".into(),
+            "--study".into(),
+            study.display().to_string(),
+        ]
+    };
+    hnas()
+        .args(args("60"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("60 counted of budget 60"))
+        .stdout(predicate::str::contains("max:valid_12"))
+        .stdout(predicate::str::contains("test_200"));
+    assert_eq!(trials(&study).len(), 60);
+    // The same command again: nothing to do.
+    hnas()
+        .args(args("60"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("resuming"));
+    assert_eq!(trials(&study).len(), 60);
+    // A larger budget extends the study to what an uninterrupted run would have.
+    hnas().args(args("90")).assert().success();
+    let extended = trials(&study);
+    let fresh = dir.join("fresh.db");
+    let mut a = args("90");
+    *a.last_mut().unwrap() = fresh.display().to_string();
+    hnas().args(a).assert().success();
+    assert_eq!(extended, trials(&fresh));
+    // Other settings on the same file are refused, and the file is left as it was.
+    let mut a = args("90");
+    a[8] = "9".into();
+    a[6] = "random".into();
+    hnas()
+        .args(a)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the study already exists with other settings (strategy: stored 'rea', given 'random'",
+        ));
+    assert_eq!(trials(&study), extended);
+}
+
+#[test]
+fn a_search_killed_at_random_moments_resumes_to_the_uninterrupted_result() {
+    let dir = tempdir("kill");
+    let budget = "1500";
+    let base = |study: &Path| {
+        vec![
+            "search".to_string(),
+            "--space".into(),
+            example("mnasnet"),
+            "--evaluator".into(),
+            "hash".into(),
+            "--strategy".into(),
+            "rea:population=20,sample=5".into(),
+            "--budget".into(),
+            budget.into(),
+            "--seed".into(),
+            "11".into(),
+            "--study".into(),
+            study.display().to_string(),
+            "--quiet".into(),
+        ]
+    };
+    let straight = dir.join("straight.db");
+    hnas().args(base(&straight)).assert().success();
+    let expected = trials(&straight);
+    assert_eq!(expected.len(), 1500);
+
+    let killed = dir.join("killed.db");
+    let bin = assert_cmd::cargo::cargo_bin("hnas");
+    let mut interrupted_mid_run = 0;
+    for attempt in 0..40u64 {
+        let mut child = std::process::Command::new(&bin)
+            .args(base(&killed))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20 + 37 * (attempt % 9)));
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        if killed.exists() {
+            let n = trials(&killed).len();
+            if !finished && n > 0 && n < 1500 {
+                interrupted_mid_run += 1;
+            }
+            if n == 1500 || interrupted_mid_run >= 3 {
+                break;
+            }
+        }
+    }
+    assert!(
+        interrupted_mid_run >= 2,
+        "the kills should land mid-search ({interrupted_mid_run} did)"
+    );
+    hnas().args(base(&killed)).assert().success();
+    assert_eq!(trials(&killed), expected);
+}
+
+#[test]
+fn a_toml_study_file_holds_the_settings() {
+    let dir = tempdir("toml");
+    std::fs::copy(example("mnasnet"), dir.join("space.hnas")).unwrap();
+    std::fs::write(
+        dir.join("study.toml"),
+        "space = \"space.hnas\"\nevaluator = \"hash\"\nbudget = 25\nseed = 4\nstudy = \"out/s.db\"\n[strategy]\nname = \"rea\"\npopulation = 10\nsample = 3\n",
+    )
+    .unwrap();
+    hnas()
+        .args([
+            "search",
+            &dir.join("study.toml").display().to_string(),
+            "--quiet",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("25 counted of budget 25"));
+    assert_eq!(trials(&dir.join("out/s.db")).len(), 25);
+    std::fs::write(
+        dir.join("bad.toml"),
+        "space = \"space.hnas\"\nevalutor = \"hash\"\n",
+    )
+    .unwrap();
+    hnas()
+        .args(["search", &dir.join("bad.toml").display().to_string()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "unknown key 'evalutor'; expected one of: space, evaluator",
+        ));
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_writes_nothing() {
+    let dir = tempdir("bad");
+    let study = dir.join("s.db");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "search",
+            "--space",
+            &*Box::leak(example("nb201").into_boxed_str()),
+            "--budget",
+            "5",
+            "--quiet",
+        ];
+        let s = Box::leak(study.display().to_string().into_boxed_str());
+        a.extend(["--study", s]);
+        a.extend_from_slice(extra);
+        hnas().args(a).assert().code(1)
+    };
+    run(&["--evaluator", "hash", "--strategy", "bogus"]).stderr(predicate::str::contains(
+        "unknown strategy 'bogus'; expected one of: random, rea, ls, grid",
+    ));
+    run(&["--evaluator", "nope"]).stderr(predicate::str::contains(
+        "unknown evaluator 'nope'; expected one of:",
+    ));
+    run(&["--evaluator", "hash", "--objective", "max:accuracy"]).stderr(predicate::str::contains(
+        "unknown metric 'accuracy' for evaluator 'hash'; expected one of: score",
+    ));
+    run(&[
+        "--evaluator",
+        "table:/no/such.csv",
+        "--objective",
+        "max:acc",
+    ])
+    .stderr(predicate::str::contains("cannot read table /no/such.csv"));
+    run(&["--evaluator", "hash", "--dedup", "maybe"])
+        .stderr(predicate::str::contains("unknown dedup policy 'maybe'"));
+    assert!(
+        !study.exists(),
+        "no study file is left behind by a refused search"
+    );
+
+    // A table that lacks some candidates of the space: the search stops at the first one.
+    let table = dir.join("partial.csv");
+    std::fs::write(&table, "arch,acc\n\"mlp(width=8)\",50\n").unwrap();
+    let space = dir.join("mlp.hnas");
+    std::fs::write(&space, "net = mlp(width = {8, 16, 32, 64})\n").unwrap();
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &space.display().to_string(),
+            "--evaluator",
+            &format!("table:{}", table.display()),
+        ])
+        .args([
+            "--objective",
+            "max:acc",
+            "--strategy",
+            "grid",
+            "--budget",
+            "4",
+            "--quiet",
+            "--study",
+            &study.display().to_string(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "candidate 'mlp(width=16)' is not in table",
+        ));
+    let rows = trials(&study);
+    assert_eq!(
+        rows.len(),
+        1,
+        "the completed trial stays, the failed lookup leaves no trial"
+    );
+    assert_eq!(rows[0].1, "complete");
+
+    hnas()
+        .args(["trials", "--study", "/no/such/study.db"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no study at /no/such/study.db"));
+    hnas()
+        .args(["search", "--evaluator", "hash"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no space given"));
+}
+
+#[test]
+fn trials_come_as_table_csv_and_json() {
+    let dir = tempdir("formats");
+    let study = dir.join("s.db");
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &example("mnasnet"),
+            "--evaluator",
+            "hash",
+            "--budget",
+            "12",
+            "--quiet",
+        ])
+        .args(["--study", &study.display().to_string()])
+        .assert()
+        .success();
+    let s = study.display().to_string();
+    let json = hnas()
+        .args(["trials", "--study", &s, "--format", "json"])
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(json.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12);
+    assert_eq!(lines[3]["number"], 3);
+    assert!(lines[3]["metrics"]["score"].is_number());
+    hnas()
+        .args(["trials", "--study", &s])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("max:score"))
+        .stdout(predicate::str::contains("mnasnet(stem=32"));
+}

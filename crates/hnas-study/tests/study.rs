@@ -1,0 +1,273 @@
+//! The study driver: resume, failures, duplicates, settings.
+
+use hnas_eval::{EvalError, Evaluator, Metrics};
+use hnas_space::{Candidate, Space};
+use hnas_store::{MemoryStore, Store, TrialState};
+use hnas_study::{Dedup, Error, Settings, Study};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+const SPACE: &str =
+    "net = net(a = int(0, 15), b = int(0, 15), op = op)\nop = bad | good | ugly | fine";
+
+/// Score -(|a-7| + |b-3|) (+1 for `good`); `bad` fails, `ugly` returns NaN, a = 13 panics,
+/// and a = `fatal_a` is a configuration error. Counts its calls.
+struct TestEval {
+    calls: AtomicUsize,
+    fatal_a: Option<i64>,
+}
+
+impl TestEval {
+    fn new() -> Arc<Self> {
+        Arc::new(TestEval {
+            calls: AtomicUsize::new(0),
+            fatal_a: None,
+        })
+    }
+}
+
+impl Evaluator for TestEval {
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn metrics(&self) -> Vec<String> {
+        vec!["score".into(), "a".into()]
+    }
+    fn evaluate(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        _f: Option<f64>,
+    ) -> Result<Metrics, EvalError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let j = space.to_json(c);
+        let a = j["root"]["args"]["a"].as_i64().unwrap();
+        let b = j["root"]["args"]["b"].as_i64().unwrap();
+        let op = j["root"]["args"]["op"]["op"].as_str().unwrap().to_string();
+        if Some(a) == self.fatal_a {
+            return Err(EvalError::Fatal("the table is gone".into()));
+        }
+        if a == 13 {
+            panic!("boom at a = 13");
+        }
+        match op.as_str() {
+            "bad" => Err(EvalError::Failed("bad op crashed".into())),
+            "ugly" => Ok(Metrics::from([
+                ("score".into(), f64::NAN),
+                ("a".into(), a as f64),
+            ])),
+            _ => {
+                let s = -(((a - 7).abs() + (b - 3).abs()) as f64)
+                    + if op == "good" { 1.0 } else { 0.0 };
+                Ok(Metrics::from([("score".into(), s), ("a".into(), a as f64)]))
+            }
+        }
+    }
+}
+
+fn settings(strategy: &str, budget: u64, seed: u64) -> Settings {
+    Settings {
+        space_file: "test.hnas".into(),
+        space: SPACE.into(),
+        strategy: strategy.into(),
+        evaluator: "test".into(),
+        objective: "max:score".into(),
+        report: vec![],
+        seed,
+        budget,
+        fidelity: None,
+        dedup: Dedup::Reuse,
+    }
+}
+
+/// (number, candidate, state, value) of every trial.
+fn digest(study: &Study) -> Vec<(u64, String, TrialState, Option<u64>)> {
+    study
+        .trials()
+        .iter()
+        .map(|t| {
+            (
+                t.number,
+                t.candidate.clone(),
+                t.state,
+                t.value.map(f64::to_bits),
+            )
+        })
+        .collect()
+}
+
+fn run(s: Settings, store: Box<dyn Store>) -> Study {
+    let mut study = Study::open(s, TestEval::new(), store).unwrap();
+    study.run(&mut |_| {}).unwrap();
+    study
+}
+
+#[test]
+fn resuming_ends_with_the_same_trials_for_every_strategy() {
+    for strategy in ["random", "rea:population=8,sample=3", "ls", "grid"] {
+        let straight = run(settings(strategy, 90, 7), Box::new(MemoryStore::new()));
+
+        // Stop after 31 trials, and pretend the process died while trial 30 was being evaluated.
+        let first = run(settings(strategy, 31, 7), Box::new(MemoryStore::new()));
+        let mut store = first.into_store();
+        let mut t = store.trials().unwrap().pop().unwrap();
+        t.state = TrialState::Running;
+        t.metrics.clear();
+        t.value = None;
+        t.error = None;
+        t.tell_seq = None;
+        t.finished_at = None;
+        if t.duplicate_of.is_none() {
+            store.update_trial(&t).unwrap();
+        }
+        let resumed = run(settings(strategy, 90, 7), store);
+        assert_eq!(digest(&resumed), digest(&straight), "{strategy}");
+        assert!(resumed.trials().iter().all(|t| t.state.is_finished()));
+    }
+}
+
+#[test]
+fn failures_nans_and_panics_are_failed_trials_and_the_search_goes_on() {
+    let study = run(
+        settings("rea:population=10,sample=3", 500, 1),
+        Box::new(MemoryStore::new()),
+    );
+    let failed: Vec<_> = study
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Failed && t.duplicate_of.is_none())
+        .collect();
+    let reasons: Vec<&str> = failed.iter().filter_map(|t| t.error.as_deref()).collect();
+    assert!(reasons.contains(&"bad op crashed"), "{reasons:?}");
+    assert!(reasons.contains(&"metric 'score' is NaN"), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("the evaluator panicked: boom at a = 13")),
+        "{reasons:?}"
+    );
+    assert_eq!(study.counted(), 500);
+    assert_eq!(
+        study.best().unwrap().value,
+        Some(1.0),
+        "the optimum is still found"
+    );
+}
+
+#[test]
+fn a_fatal_evaluation_stops_the_study_and_leaves_nothing_half_written() {
+    let eval = Arc::new(TestEval {
+        calls: AtomicUsize::new(0),
+        fatal_a: Some(5),
+    });
+    let mut study = Study::open(
+        settings("grid", 2000, 0),
+        eval,
+        Box::new(MemoryStore::new()),
+    )
+    .unwrap();
+    let err = study.run(&mut |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, Error::Evaluator(m) if m == "the table is gone"),
+        "{err}"
+    );
+    let store = study.into_store();
+    let trials = store.trials().unwrap();
+    assert!(!trials.is_empty());
+    assert!(
+        trials.iter().all(|t| t.state.is_finished()),
+        "no running trial is left behind"
+    );
+}
+
+#[test]
+fn duplicates_follow_the_policy() {
+    let tiny = "net = net(op = op)\nop = good | fine";
+    let go = |dedup: Dedup| {
+        let eval = TestEval::new();
+        let s = Settings {
+            space: format!("{tiny}\n"),
+            dedup,
+            ..settings("rea:population=2,sample=1", 20, 0)
+        };
+        let s = Settings {
+            space: s
+                .space
+                .replace("net(op = op)", "net(a = int(7, 7), b = int(3, 3), op = op)"),
+            ..s
+        };
+        let mut study = Study::open(s, eval.clone(), Box::new(MemoryStore::new())).unwrap();
+        let summary = study.run(&mut |_| {}).unwrap();
+        (summary, eval.calls.load(Ordering::SeqCst))
+    };
+    let (reuse, calls) = go(Dedup::Reuse);
+    assert_eq!(
+        (reuse.counted, calls),
+        (20, 2),
+        "reuse: 20 trials, 2 evaluations"
+    );
+    assert_eq!(reuse.duplicates, 18);
+    let (off, calls) = go(Dedup::Off);
+    assert_eq!((off.counted, calls, off.duplicates), (20, 20, 0));
+    let (skip, calls) = go(Dedup::Skip);
+    assert_eq!((skip.counted, calls), (2, 2));
+    assert!(skip
+        .stopped_early
+        .unwrap()
+        .contains("known networks in a row"));
+}
+
+#[test]
+fn reopening_with_other_settings_is_refused() {
+    let study = run(settings("random", 10, 0), Box::new(MemoryStore::new()));
+    let store = study.into_store();
+    let err = Study::open(settings("random", 10, 1), TestEval::new(), store)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("seed: stored '0', given '1'"), "{err}");
+}
+
+#[test]
+fn a_larger_budget_extends_a_finished_study() {
+    let study = run(settings("random", 10, 3), Box::new(MemoryStore::new()));
+    let store = study.into_store();
+    let study = run(settings("random", 25, 3), store);
+    assert_eq!(study.counted(), 25);
+    assert_eq!(
+        digest(&study),
+        digest(&run(
+            settings("random", 25, 3),
+            Box::new(MemoryStore::new())
+        ))
+    );
+}
+
+#[test]
+fn unknown_metrics_are_refused_before_anything_runs() {
+    let s = Settings {
+        objective: "max:accuracy".into(),
+        ..settings("random", 10, 0)
+    };
+    let err = Study::open(s, TestEval::new(), Box::new(MemoryStore::new()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        err,
+        "unknown metric 'accuracy' for evaluator 'test'; expected one of: score, a"
+    );
+}
+
+#[test]
+fn the_leaderboard_lists_distinct_networks_best_first() {
+    let study = run(
+        settings("rea:population=10,sample=3", 200, 2),
+        Box::new(MemoryStore::new()),
+    );
+    let board = study.leaderboard(5);
+    assert_eq!(board.len(), 5);
+    assert!(board.windows(2).all(|w| w[0].value >= w[1].value));
+    let hashes: std::collections::HashSet<_> = board.iter().map(|t| &t.canonical_hash).collect();
+    assert_eq!(hashes.len(), 5);
+}
