@@ -1,6 +1,6 @@
 //! Tabular evaluators on the real NAS-Bench-201 table and on tables users bring.
 
-use hnas_eval::{from_name, EvalError, Evaluator, KeyForm, Tabular};
+use hnas_eval::{from_name, EvalError, KeyForm, Tabular};
 use hnas_space::Space;
 use std::path::PathBuf;
 

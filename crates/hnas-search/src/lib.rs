@@ -19,25 +19,40 @@
 //! for n in 0..40 {
 //!     let c = rea.ask(n, &mut trial_rng(0, n), 0).unwrap();
 //!     let width = space.to_json(&c)["root"]["args"]["width"].as_f64().unwrap();
-//!     rea.tell(&Outcome { trial: n, candidate: &c, score: Some(width) });
+//!     let metrics = Default::default();
+//!     rea.tell(&Outcome { trial: n, candidate: &c, score: Some(width), metrics: &metrics });
 //! }
 //! ```
 
+mod bananas;
 mod grid;
 mod local;
+mod mapelites;
+mod mcts;
+mod qlearn;
 mod random;
 mod rea;
 mod spec;
+mod tpe;
 
+pub use bananas::{Bananas, BananasConfig};
 pub use grid::Grid;
 pub use local::LocalSearch;
+pub use mapelites::{Archive, Descriptor, MapElites, Source};
+pub use mcts::Mcts;
+pub use qlearn::QLearningEvolution;
 pub use random::RandomSearch;
 pub use rea::RegularizedEvolution;
 pub use spec::{build, StrategySpec, STRATEGIES};
+pub use tpe::Tpe;
 
 use hnas_space::Candidate;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+/// Named metric values of a trial.
+pub type Metrics = BTreeMap<String, f64>;
 
 /// The outcome of one trial as a strategy sees it.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +61,66 @@ pub struct Outcome<'a> {
     pub candidate: &'a Candidate,
     /// Higher is better; `None` for a failed trial.
     pub score: Option<f64>,
+    /// Every metric the evaluation returned (empty for a failure); behaviour descriptors
+    /// (MAP-Elites) are read from here.
+    pub metrics: &'a Metrics,
+}
+
+/// A multiplicative hasher for in-process sets of candidates (SipHash's resistance to
+/// crafted keys buys nothing here and costs a tenth of a model-based trial).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64);
+    }
+    fn write_u8(&mut self, x: u8) {
+        self.write_u64(x as u64);
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FastSet<T> = std::collections::HashSet<T, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// An index drawn with probability proportional to `weights`.
+pub(crate) fn pick_weighted(weights: &[f64], rng: &mut ChaCha8Rng) -> u32 {
+    let total: f64 = weights.iter().sum();
+    if total <= 0.0 {
+        return 0;
+    }
+    let mut u = rng.random::<f64>() * total;
+    for (i, w) in weights.iter().enumerate() {
+        if *w > 0.0 {
+            if u < *w {
+                return i as u32;
+            }
+            u -= w;
+        }
+    }
+    weights.iter().rposition(|w| *w > 0.0).unwrap_or(0) as u32
+}
+
+/// A standard normal draw (Box-Muller).
+pub(crate) fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.random::<f64>().max(1e-300);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
 /// A search strategy.
@@ -130,6 +205,7 @@ pub(crate) mod testing {
                 trial: n,
                 candidate: &c,
                 score: Some(sc),
+                metrics: &crate::Metrics::new(),
             });
         }
         (best, asked)

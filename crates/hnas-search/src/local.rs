@@ -161,6 +161,7 @@ mod tests {
                     trial: n,
                     candidate: &c,
                     score,
+                    metrics: &crate::Metrics::new(),
                 });
             }
             asked

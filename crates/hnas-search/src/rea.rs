@@ -118,6 +118,7 @@ mod tests {
                 trial: n,
                 candidate: &c,
                 score,
+                metrics: &crate::Metrics::new(),
             });
             assert!(s.members.len() <= 4);
         }

@@ -1,12 +1,25 @@
 //! Naming and configuring strategies: `rea` or `rea:population=50,sample=10`.
 
-use crate::{Error, Grid, LocalSearch, RandomSearch, RegularizedEvolution, Strategy};
+use crate::{
+    Bananas, BananasConfig, Descriptor, Error, Grid, LocalSearch, MapElites, Mcts,
+    QLearningEvolution, RandomSearch, RegularizedEvolution, Strategy, Tpe,
+};
 use hnas_space::Space;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Every strategy name [`build`] accepts.
-pub const STRATEGIES: &[&str] = &["random", "rea", "ls", "grid"];
+pub const STRATEGIES: &[&str] = &[
+    "random",
+    "rea",
+    "ls",
+    "grid",
+    "mcts",
+    "tpe",
+    "bananas",
+    "qlearn",
+    "mapelites",
+];
 
 /// A strategy name with its parameters.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -53,6 +66,17 @@ impl StrategySpec {
         Ok(())
     }
 
+    fn param_or_zero(&self, key: &str, default: usize) -> Result<usize, Error> {
+        match self.params.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse::<usize>().map_err(|_| Error::BadParam {
+                param: key.into(),
+                value: v.clone(),
+                why: "expected a whole number".into(),
+            }),
+        }
+    }
+
     fn usize_param(&self, key: &str, default: usize) -> Result<usize, Error> {
         match self.params.get(key) {
             None => Ok(default),
@@ -64,6 +88,29 @@ impl StrategySpec {
                     param: key.into(),
                     value: v.clone(),
                     why: "expected a positive whole number".into(),
+                }),
+        }
+    }
+}
+
+impl StrategySpec {
+    fn f64_param(
+        &self,
+        key: &str,
+        default: f64,
+        ok: impl Fn(f64) -> bool,
+        want: &str,
+    ) -> Result<f64, Error> {
+        match self.params.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && ok(*x))
+                .ok_or_else(|| Error::BadParam {
+                    param: key.into(),
+                    value: v.clone(),
+                    why: format!("expected {want}"),
                 }),
         }
     }
@@ -107,6 +154,71 @@ pub fn build(spec: &StrategySpec, space: Arc<Space>) -> Result<Box<dyn Strategy>
             spec.check_params(&[])?;
             Box::new(Grid::new(space)?)
         }
+        "mcts" => {
+            spec.check_params(&["c"])?;
+            Box::new(Mcts::new(
+                space,
+                spec.f64_param("c", 0.5, |x| x >= 0.0, "a number >= 0")?,
+            ))
+        }
+        "tpe" => {
+            spec.check_params(&["startup", "gamma", "candidates"])?;
+            Box::new(Tpe::new(
+                space,
+                spec.usize_param("startup", 10)?,
+                spec.f64_param(
+                    "gamma",
+                    0.15,
+                    |x| x > 0.0 && x < 1.0,
+                    "a fraction between 0 and 1",
+                )?,
+                spec.usize_param("candidates", 24)?,
+            ))
+        }
+        "bananas" => {
+            spec.check_params(&[
+                "startup", "ensemble", "hidden", "dims", "pool", "random", "parents",
+            ])?;
+            let d = BananasConfig::default();
+            let cfg = BananasConfig {
+                startup: spec.usize_param("startup", d.startup)?,
+                ensemble: spec.usize_param("ensemble", d.ensemble)?,
+                hidden: spec.usize_param("hidden", d.hidden)?,
+                dims: spec.usize_param("dims", d.dims)?,
+                pool: spec.usize_param("pool", d.pool)?,
+                random: spec.param_or_zero("random", d.random)?,
+                parents: spec.usize_param("parents", d.parents)?,
+            };
+            Box::new(Bananas::new(space, cfg))
+        }
+        "qlearn" => {
+            spec.check_params(&["population", "sample"])?;
+            Box::new(QLearningEvolution::new(
+                space,
+                spec.usize_param("population", 30)?,
+                spec.usize_param("sample", 10)?,
+            ))
+        }
+        "mapelites" => {
+            spec.check_params(&["x", "y", "z", "init"])?;
+            let descriptors: Vec<Descriptor> = ["x", "y", "z"]
+                .iter()
+                .filter_map(|k| spec.params.get(*k))
+                .map(|v| Descriptor::parse(v))
+                .collect::<Result<_, _>>()?;
+            if descriptors.is_empty() {
+                return Err(Error::BadParam {
+                    param: "x".into(),
+                    value: String::new(),
+                    why: "MAP-Elites needs at least one behaviour descriptor, as in mapelites:x=latency_ms_pi5_onnx:0:10:10,y=count.nor_conv_3x3:0:6:7".into(),
+                });
+            }
+            Box::new(MapElites::new(
+                space,
+                descriptors,
+                spec.usize_param("init", 20)?,
+            ))
+        }
         other => return Err(Error::Unknown(other.into())),
     })
 }
@@ -129,7 +241,7 @@ mod tests {
         };
         assert_eq!(
             err("bogus"),
-            "unknown strategy 'bogus'; expected one of: random, rea, ls, grid"
+            "unknown strategy 'bogus'; expected one of: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites"
         );
         assert_eq!(
             err("rea:pop=3"),

@@ -27,6 +27,7 @@
 mod candidate;
 mod canon;
 mod check;
+mod decide;
 mod diag;
 mod enumerate;
 mod form;
@@ -39,6 +40,7 @@ mod space;
 
 pub use candidate::{Candidate, Edge, Node, Path};
 pub use canon::fingerprint_text;
+pub use decide::{Chooser, Decision, DecisionKind, Point, FLOAT_BINS};
 pub use diag::{Diagnostic, Diagnostics};
 pub use form::CANDIDATE_SOURCE;
 pub use grammar::{

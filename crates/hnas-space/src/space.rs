@@ -39,6 +39,8 @@ pub struct Space {
     pub(crate) alt_counts: Vec<Vec<Vec<BigUint>>>,
     pub(crate) logc: Vec<Vec<f64>>,
     pub(crate) uni_cdf: Vec<Vec<Vec<f64>>>,
+    /// Uniform-sampling weight of each alternative, per rule and level (not cumulative).
+    pub(crate) uni_w: Vec<Vec<Vec<f64>>>,
     pub(crate) pcfg_cdf: Vec<Vec<Vec<f64>>>,
     pub(crate) continuous: bool,
 }
@@ -162,6 +164,7 @@ impl Space {
                 .collect(),
             logc: vec![vec![f64::NEG_INFINITY; levels]; n],
             uni_cdf: vec![vec![Vec::new(); levels]; n],
+            uni_w: vec![vec![Vec::new(); levels]; n],
             pcfg_cdf: vec![vec![Vec::new(); levels]; n],
             continuous: false,
             g,
@@ -230,6 +233,7 @@ impl Space {
         }
         if !total.is_zero() {
             self.uni_cdf[r][lvl] = cdf(&uni);
+            self.uni_w[r][lvl] = uni.clone();
             self.pcfg_cdf[r][lvl] = cdf(&pw);
         }
         self.logc[r][lvl] = ln_total;

@@ -89,6 +89,29 @@ proptest! {
     }
 
     #[test]
+    fn replaying_a_candidates_decisions_derives_it_again(seed: u64) {
+        for (name, s) in spaces() {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let c = s.sample(&mut rng, SampleMode::Uniform);
+            let ds = s.decisions(&c);
+            let mut it = ds.iter();
+            let again = s.derive(&mut |p| {
+                let d = it.next().expect("as many decision points as decisions");
+                assert_eq!((p.key, p.arity, p.kind), (d.key, d.arity, d.kind), "{name}");
+                d.choice
+            });
+            prop_assert!(it.next().is_none(), "{}: every decision used", name);
+            prop_assert!(s.is_member(&again), "{name}: {:?}", s.validate(&again));
+            if !s.is_continuous() {
+                prop_assert_eq!(&again, &c, "{}", name);
+            } else {
+                // Continuous values come back as the centres of their bins: same decisions.
+                prop_assert_eq!(s.decisions(&again).iter().map(|d| d.choice).collect::<Vec<_>>(), ds.iter().map(|d| d.choice).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
     fn rank_inverts_unrank(seed: u64) {
         for (name, s) in spaces() {
             if s.is_continuous() {
@@ -101,6 +124,19 @@ proptest! {
             prop_assert_eq!(&s.unrank(&r).unwrap(), &c, "{}", name);
         }
     }
+}
+
+#[test]
+fn an_nb201_cell_is_six_edge_decisions_of_five_options() {
+    let s = example("nb201");
+    let c = s.unrank(&12345u32.into()).unwrap();
+    let ds = s.decisions(&c);
+    assert_eq!(ds.len(), 6);
+    assert!(ds
+        .iter()
+        .all(|d| d.arity == 5 && d.kind == hnas_space::DecisionKind::EdgeOp));
+    let keys: std::collections::HashSet<u64> = ds.iter().map(|d| d.key).collect();
+    assert_eq!(keys.len(), 6, "each edge is its own decision");
 }
 
 #[test]

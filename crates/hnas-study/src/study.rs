@@ -188,6 +188,7 @@ impl Study {
                         trial: t.number,
                         candidate: &c,
                         score,
+                        metrics: &t.metrics,
                     });
                     pending -= 1;
                 }
@@ -483,6 +484,7 @@ impl Study {
             trial: t.number,
             candidate: c,
             score,
+            metrics: &t.metrics,
         });
         let counted = self.counted();
         on_event(Event::Trial {

@@ -104,7 +104,17 @@ fn run(s: Settings, store: Box<dyn Store>) -> Study {
 
 #[test]
 fn resuming_ends_with_the_same_trials_for_every_strategy() {
-    for strategy in ["random", "rea:population=8,sample=3", "ls", "grid"] {
+    for strategy in [
+        "random",
+        "rea:population=8,sample=3",
+        "ls",
+        "grid",
+        "mcts",
+        "tpe:startup=8",
+        "bananas:startup=8,pool=30,random=30,ensemble=2,hidden=8",
+        "qlearn:population=8,sample=3",
+        "mapelites:x=a:0:16:4,y=count.good:0:2:2,init=8",
+    ] {
         let straight = run(settings(strategy, 90, 7), Box::new(MemoryStore::new()));
 
         // Stop after 31 trials, and pretend the process died while trial 30 was being evaluated.
@@ -123,6 +133,28 @@ fn resuming_ends_with_the_same_trials_for_every_strategy() {
         let resumed = run(settings(strategy, 90, 7), store);
         assert_eq!(digest(&resumed), digest(&straight), "{strategy}");
         assert!(resumed.trials().iter().all(|t| t.state.is_finished()));
+    }
+}
+
+#[test]
+fn every_strategy_survives_failures_and_duplicates_and_finds_the_optimum() {
+    // Budget 400 of a 1,024-cell space where a quarter fails, a quarter is NaN and a = 13 panics.
+    for strategy in [
+        "rea:population=10,sample=3",
+        "mcts",
+        "tpe",
+        "bananas:pool=60,random=60",
+        "qlearn:population=10,sample=3",
+        "mapelites:x=a:0:16:8,y=score:-30:1:8",
+        "ls",
+    ] {
+        let mut found = 0;
+        for seed in 0..3 {
+            let study = run(settings(strategy, 400, seed), Box::new(MemoryStore::new()));
+            assert_eq!(study.counted(), 400, "{strategy}");
+            found += usize::from(study.best().unwrap().value == Some(1.0));
+        }
+        assert!(found >= 2, "{strategy}: optimum found in {found}/3 runs");
     }
 }
 

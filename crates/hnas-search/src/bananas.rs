@@ -1,0 +1,320 @@
+//! Model-based search in the style of BANANAS (White et al., AAAI 2021): an ensemble of
+//! small neural predictors, independent Thompson sampling, candidates by mutation.
+
+use crate::FastSet as HashSet;
+use crate::{Outcome, Strategy};
+use hnas_space::{Candidate, SampleMode, Space};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+/// Parameters of [`Bananas`].
+#[derive(Debug, Clone)]
+pub struct BananasConfig {
+    /// Uniform samples before the model is used.
+    pub startup: usize,
+    /// Ensemble size.
+    pub ensemble: usize,
+    /// Hidden units of each predictor.
+    pub hidden: usize,
+    /// Width of the hashed decision encoding.
+    pub dims: usize,
+    /// Mutations of the best trials scored per trial.
+    pub pool: usize,
+    /// Uniform samples scored per trial beside the mutations.
+    pub random: usize,
+    /// Number of best trials whose mutations fill the pool.
+    pub parents: usize,
+}
+
+impl Default for BananasConfig {
+    fn default() -> Self {
+        BananasConfig {
+            startup: 10,
+            ensemble: 5,
+            hidden: 32,
+            dims: 512,
+            pool: 200,
+            random: 1000,
+            parents: 10,
+        }
+    }
+}
+
+/// One small MLP: sparse binary input -> ReLU hidden layer -> linear output.
+#[derive(Debug, Clone)]
+struct Mlp {
+    w1: Vec<f32>, // dims x hidden
+    b1: Vec<f32>,
+    w2: Vec<f32>,
+    b2: f32,
+    // Adam moments, same layout.
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+}
+
+impl Mlp {
+    fn new(dims: usize, hidden: usize, rng: &mut ChaCha8Rng) -> Self {
+        let scale = (2.0 / 8.0f32).sqrt();
+        let w1 = (0..dims * hidden)
+            .map(|_| (rng.random::<f32>() - 0.5) * scale)
+            .collect();
+        let w2 = (0..hidden)
+            .map(|_| (rng.random::<f32>() - 0.5) * (2.0 / hidden as f32).sqrt())
+            .collect();
+        let n = dims * hidden + hidden + hidden + 1;
+        Mlp {
+            w1,
+            b1: vec![0.0; hidden],
+            w2,
+            b2: 0.0,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
+    }
+
+    fn hidden(&self, x: &[u32], h: &mut [f32]) {
+        let hd = self.b1.len();
+        h.copy_from_slice(&self.b1);
+        for &i in x {
+            let row = &self.w1[i as usize * hd..(i as usize + 1) * hd];
+            for (a, b) in h.iter_mut().zip(row) {
+                *a += b;
+            }
+        }
+        for a in h.iter_mut() {
+            *a = a.max(0.0);
+        }
+    }
+
+    fn predict(&self, x: &[u32], h: &mut [f32]) -> f32 {
+        self.hidden(x, h);
+        self.b2 + h.iter().zip(&self.w2).map(|(a, b)| a * b).sum::<f32>()
+    }
+
+    /// Full-batch Adam steps on squared error. Only the first-layer rows of features that
+    /// occur in the data are touched (sparse, "lazy" Adam): the cost follows the data, not
+    /// the width of the encoding.
+    fn train(&mut self, xs: &[Vec<u32>], ys: &[f32], epochs: usize, lr: f32) {
+        let hd = self.b1.len();
+        let dims = self.w1.len() / hd;
+        let mut rows: Vec<u32> = xs.iter().flatten().copied().collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let mut gw1 = vec![0.0f32; dims * hd];
+        let mut gb1 = vec![0.0f32; hd];
+        let mut gw2 = vec![0.0f32; hd];
+        let mut h = vec![0.0f32; hd];
+        let inv_n = 1.0 / xs.len().max(1) as f32;
+        let (beta1, beta2) = (0.9f32, 0.999f32);
+        let off_b1 = dims * hd;
+        let off_w2 = off_b1 + hd;
+        let off_b2 = off_w2 + hd;
+        for _ in 0..epochs {
+            for &r in &rows {
+                gw1[r as usize * hd..(r as usize + 1) * hd]
+                    .iter_mut()
+                    .for_each(|g| *g = 0.0);
+            }
+            gb1.iter_mut().for_each(|g| *g = 0.0);
+            gw2.iter_mut().for_each(|g| *g = 0.0);
+            let mut gb2 = 0.0f32;
+            for (x, &y) in xs.iter().zip(ys) {
+                let out = self.predict(x, &mut h);
+                let dy = (out - y) * inv_n;
+                gb2 += dy;
+                for k in 0..hd {
+                    gw2[k] += dy * h[k];
+                    if h[k] > 0.0 {
+                        let dh = dy * self.w2[k];
+                        gb1[k] += dh;
+                        for &i in x {
+                            gw1[i as usize * hd + k] += dh;
+                        }
+                    }
+                }
+            }
+            self.t += 1;
+            let c1 = 1.0 - beta1.powi(self.t);
+            let c2 = 1.0 - beta2.powi(self.t);
+            let (m, v) = (&mut self.m, &mut self.v);
+            let mut adam = |p: usize, g: f32, w: &mut f32| {
+                m[p] = beta1 * m[p] + (1.0 - beta1) * g;
+                v[p] = beta2 * v[p] + (1.0 - beta2) * g * g;
+                *w -= lr * (m[p] / c1) / ((v[p] / c2).sqrt() + 1e-8);
+            };
+            for &r in &rows {
+                for k in 0..hd {
+                    let p = r as usize * hd + k;
+                    adam(p, gw1[p], &mut self.w1[p]);
+                }
+            }
+            for k in 0..hd {
+                adam(off_b1 + k, gb1[k], &mut self.b1[k]);
+                adam(off_w2 + k, gw2[k], &mut self.w2[k]);
+            }
+            adam(off_b2, gb2, &mut self.b2);
+        }
+    }
+}
+
+/// BANANAS-style search.
+///
+/// Encoding: every decision of a candidate (see `hnas_space::Decision`) is hashed with its
+/// choice into one of `dims` binary features, so any grammar gets an encoding; for a DAG
+/// cell this is the one-hot adjacency encoding. Model: an ensemble of `ensemble` MLPs
+/// (one hidden ReLU layer) trained with Adam on standardized scores, each from its own
+/// initialisation; fully retrained (100 epochs) every 32 trials and warm-started (8 epochs) in between. Acquisition:
+/// independent Thompson sampling: for every pool candidate a draw from a normal with the
+/// ensemble's mean and standard deviation; the largest draw is proposed. The pool holds
+/// `pool` mutations (one or two steps) of the `parents` best trials and `random` uniform
+/// samples, minus candidates already evaluated.
+pub struct Bananas {
+    space: Arc<Space>,
+    cfg: BananasConfig,
+    xs: Vec<Vec<u32>>,
+    ys: Vec<f64>,
+    cands: Vec<Candidate>,
+    models: Vec<Mlp>,
+    trained_on: usize,
+    known: HashSet<Candidate>,
+}
+
+impl Bananas {
+    pub fn new(space: Arc<Space>, cfg: BananasConfig) -> Self {
+        Bananas {
+            space,
+            cfg,
+            xs: Vec::new(),
+            ys: Vec::new(),
+            cands: Vec::new(),
+            models: Vec::new(),
+            trained_on: 0,
+            known: HashSet::default(),
+        }
+    }
+
+    fn encode(&self, c: &Candidate) -> Vec<u32> {
+        let mut f: Vec<u32> = self
+            .space
+            .decisions(c)
+            .iter()
+            .map(|d| {
+                ((d.key ^ (d.choice as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                    .wrapping_mul(0xff51_afd7_ed55_8ccd)
+                    >> 32) as u32
+                    % self.cfg.dims as u32
+            })
+            .collect();
+        f.sort_unstable();
+        f.dedup();
+        f
+    }
+
+    fn fit(&mut self) {
+        let n = self.ys.len();
+        let mean = self.ys.iter().sum::<f64>() / n as f64;
+        let sd = (self.ys.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n as f64)
+            .sqrt()
+            .max(1e-9);
+        let ys: Vec<f32> = self.ys.iter().map(|y| ((y - mean) / sd) as f32).collect();
+        let full = self.models.is_empty() || n >= self.trained_on + 32;
+        if full {
+            // Initialisation depends only on the member and the data size: deterministic.
+            self.models = (0..self.cfg.ensemble)
+                .map(|m| {
+                    Mlp::new(
+                        self.cfg.dims,
+                        self.cfg.hidden,
+                        &mut ChaCha8Rng::seed_from_u64(1000 * m as u64 + n as u64),
+                    )
+                })
+                .collect();
+            self.trained_on = n;
+        }
+        let epochs = if full { 100 } else { 8 };
+        for m in &mut self.models {
+            m.train(&self.xs, &ys, epochs, 0.01);
+        }
+    }
+}
+
+impl Strategy for Bananas {
+    fn name(&self) -> &'static str {
+        "bananas"
+    }
+
+    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+        if self.ys.len() < self.cfg.startup {
+            let c = self.space.sample(rng, SampleMode::Uniform);
+            self.known.insert(c.clone());
+            return Some(c);
+        }
+        self.fit();
+        let mut order: Vec<usize> = (0..self.ys.len()).collect();
+        order.sort_by(|&a, &b| self.ys[b].total_cmp(&self.ys[a]).then(a.cmp(&b)));
+        let parents: Vec<&Candidate> = order
+            .iter()
+            .take(self.cfg.parents)
+            .map(|&i| &self.cands[i])
+            .collect();
+        let mut pool: Vec<Candidate> = Vec::with_capacity(self.cfg.pool);
+        let mut seen: HashSet<Candidate> = HashSet::default();
+        let n_mut = self.cfg.pool;
+        let mut tries = 0;
+        while pool.len() < n_mut && tries < n_mut * 4 {
+            tries += 1;
+            let p = parents[rng.random_range(0..parents.len())];
+            let mut c = self.space.mutate(p, rng);
+            if rng.random_bool(0.3) {
+                c = self.space.mutate(&c, rng);
+            }
+            if !self.known.contains(&c) && seen.insert(c.clone()) {
+                pool.push(c);
+            }
+        }
+        let target = n_mut + self.cfg.random;
+        while pool.len() < target && tries < target * 8 {
+            tries += 1;
+            let c = self.space.sample(rng, SampleMode::Uniform);
+            if !self.known.contains(&c) && seen.insert(c.clone()) {
+                pool.push(c);
+            }
+        }
+        if pool.is_empty() {
+            return Some(self.space.sample(rng, SampleMode::Uniform));
+        }
+        let mut h = vec![0.0f32; self.cfg.hidden];
+        let mut best = (f64::NEG_INFINITY, 0usize);
+        for (i, c) in pool.iter().enumerate() {
+            let x = self.encode(c);
+            let preds: Vec<f64> = self
+                .models
+                .iter()
+                .map(|m| m.predict(&x, &mut h) as f64)
+                .collect();
+            let mu = preds.iter().sum::<f64>() / preds.len() as f64;
+            let sd =
+                (preds.iter().map(|p| (p - mu).powi(2)).sum::<f64>() / preds.len() as f64).sqrt();
+            let z: f64 = crate::standard_normal(rng);
+            let a = mu + sd * z;
+            if a > best.0 {
+                best = (a, i);
+            }
+        }
+        let c = pool.swap_remove(best.1);
+        self.known.insert(c.clone());
+        Some(c)
+    }
+
+    fn tell(&mut self, o: &Outcome<'_>) {
+        self.known.insert(o.candidate.clone());
+        if let Some(s) = o.score {
+            self.xs.push(self.encode(o.candidate));
+            self.ys.push(s);
+            self.cands.push(o.candidate.clone());
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! Candidates as sequences of decisions: the view that tree search (MCTS), density models
+//! (TPE) and surrogate models (BANANAS-style encodings) work on.
+//!
+//! A derivation makes its decisions in a fixed order: the start rule, then each shared
+//! binding; within a rule, the choice of alternative (where more than one fits) and then its
+//! arguments in written order; a parameter is one decision (continuous ones are split into
+//! [`FLOAT_BINS`] bins); a variable `repeat` decides its length, then its items; a DAG cell
+//! decides, node by node, its set of sources (cells with `fan_in`) and then each edge.
+//! [`Space::derive`] builds a candidate from a chooser; [`Space::decisions`] reads the
+//! decisions back out of a candidate, so that `derive` replaying them gives it again.
+
+use crate::candidate::{Candidate, Edge, Node};
+use crate::grammar::*;
+use crate::space::{binomial, Space};
+use num_traits::{ToPrimitive, Zero};
+
+/// Continuous parameters are decided among this many equal bins (log-spaced for `logfloat`);
+/// a derived value is the centre of its bin.
+pub const FLOAT_BINS: u32 = 16;
+
+/// What a decision chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DecisionKind {
+    Alternative,
+    Value,
+    Length,
+    Sources,
+    /// The operation of a DAG edge (an alternative of the edge rule).
+    EdgeOp,
+}
+
+/// One decision point while deriving.
+#[derive(Debug, Clone)]
+pub struct Point<'a> {
+    pub kind: DecisionKind,
+    /// Number of options (some may be infeasible: weight 0).
+    pub arity: u32,
+    /// Relative number of architectures behind each option (uniform sampling draws by
+    /// these); 0 marks an option that does not fit in the depth left.
+    pub weights: &'a [f64],
+    /// Identifies the decision's place in the grammar (rule, alternative, argument, list
+    /// position, DAG edge), independent of earlier choices elsewhere: equal keys in two
+    /// candidates mean "the same decision".
+    pub key: u64,
+    /// Nesting depth (0 = the start rule).
+    pub depth: u32,
+}
+
+/// One decision as made in a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Decision {
+    pub kind: DecisionKind,
+    pub key: u64,
+    pub arity: u32,
+    pub choice: u32,
+    pub depth: u32,
+}
+
+#[inline]
+fn mix(key: u64, tag: u64) -> u64 {
+    // SplitMix64 finaliser over the pair: cheap, well spread, stable.
+    let mut z = key
+        ^ tag
+            .wrapping_add(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(key << 6)
+            .wrapping_add(key >> 2);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn float_bin_value(lo: f64, hi: f64, log: bool, bin: u32) -> f64 {
+    let t = (bin as f64 + 0.5) / FLOAT_BINS as f64;
+    let x = if log {
+        (lo.ln() + t * (hi.ln() - lo.ln())).exp()
+    } else {
+        lo + t * (hi - lo)
+    };
+    x.clamp(lo, hi)
+}
+
+fn float_bin_of(lo: f64, hi: f64, log: bool, x: f64) -> u32 {
+    let t = if log {
+        (x.ln() - lo.ln()) / (hi.ln() - lo.ln())
+    } else {
+        (x - lo) / (hi - lo)
+    };
+    ((t * FLOAT_BINS as f64).floor().max(0.0) as u32).min(FLOAT_BINS - 1)
+}
+
+/// Decides: given a point, returns the chosen option (must have a non-zero weight).
+pub type Chooser<'c> = dyn FnMut(&Point<'_>) -> u32 + 'c;
+
+enum Mode<'c, 'd> {
+    Derive(&'d mut Chooser<'c>),
+    Read(&'d mut Vec<Decision>),
+}
+
+struct Walker<'s, 'c, 'd> {
+    space: &'s Space,
+    mode: Mode<'c, 'd>,
+    weights: Vec<f64>,
+}
+
+impl Walker<'_, '_, '_> {
+    /// Makes (or reads) one decision. In read mode `current` is the choice found in the
+    /// candidate and the weights are never computed.
+    fn decide(
+        &mut self,
+        kind: DecisionKind,
+        key: u64,
+        depth: u32,
+        arity: u32,
+        weights: impl FnOnce() -> Vec<f64>,
+        current: u32,
+    ) -> u32 {
+        match &mut self.mode {
+            Mode::Derive(f) => {
+                self.weights = weights();
+                let p = Point {
+                    kind,
+                    arity,
+                    weights: &self.weights,
+                    key,
+                    depth,
+                };
+                let c = f(&p);
+                if c < arity && self.weights[c as usize] > 0.0 {
+                    c
+                } else {
+                    // A chooser that picks an infeasible option gets the first feasible one.
+                    self.weights.iter().position(|w| *w > 0.0).unwrap_or(0) as u32
+                }
+            }
+            Mode::Read(out) => {
+                out.push(Decision {
+                    kind,
+                    key,
+                    arity,
+                    choice: current,
+                    depth,
+                });
+                current
+            }
+        }
+    }
+
+    fn rule(
+        &mut self,
+        r: RuleId,
+        lvl: usize,
+        key: u64,
+        depth: u32,
+        cur: Option<&Node>,
+        as_edge: bool,
+    ) -> Node {
+        let s = self.space;
+        let counts = &s.alt_counts[r][lvl];
+        let feasible = counts.iter().filter(|c| !c.is_zero()).count();
+        let cur_alt = match cur {
+            Some(Node::Choice { alt, .. }) => *alt,
+            _ => 0,
+        };
+        let alt = if feasible > 1 || as_edge {
+            let kind = if as_edge {
+                DecisionKind::EdgeOp
+            } else {
+                DecisionKind::Alternative
+            };
+            let arity = counts.len() as u32;
+            self.decide(
+                kind,
+                mix(key, r as u64),
+                depth,
+                arity,
+                || s.uni_w[r][lvl].clone(),
+                cur_alt,
+            )
+        } else {
+            counts.iter().position(|c| !c.is_zero()).unwrap_or(0) as u32
+        };
+        let cur_kids: &[Node] = match cur {
+            Some(Node::Choice { kids, .. }) => kids,
+            _ => &[],
+        };
+        let key = mix(mix(key, r as u64), 1000 + alt as u64);
+        let kids = match &s.g.rules[r].alts[alt as usize].kind {
+            AltKind::Op { args, .. } => args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| self.expr(&a.expr, lvl, mix(key, i as u64), depth, cur_kids.get(i)))
+                .collect(),
+            AltKind::Ref(t) => {
+                vec![self.reference(*t, lvl, mix(key, 7), depth, cur_kids.first(), false)]
+            }
+            AltKind::Dag(d) => vec![self.dag(d, lvl, key, depth, cur_kids.first())],
+        };
+        Node::Choice { alt, kids }
+    }
+
+    fn reference(
+        &mut self,
+        t: RuleId,
+        lvl: usize,
+        key: u64,
+        depth: u32,
+        cur: Option<&Node>,
+        as_edge: bool,
+    ) -> Node {
+        if self.space.g.rules[t].shared {
+            Node::Shared
+        } else {
+            self.rule(t, self.space.child(lvl), key, depth + 1, cur, as_edge)
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, lvl: usize, key: u64, depth: u32, cur: Option<&Node>) -> Node {
+        match e {
+            Expr::Ref(t) => self.reference(*t, lvl, key, depth, cur, false),
+            Expr::Literal(v) => Node::Value(v.clone()),
+            Expr::Domain(d) => {
+                let (n, current) = match (d, cur) {
+                    (Domain::Float { lo, hi, log }, Some(Node::Value(Value::Float(x)))) => {
+                        (FLOAT_BINS, float_bin_of(*lo, *hi, *log, *x))
+                    }
+                    (Domain::Float { .. }, _) => (FLOAT_BINS, 0),
+                    (_, Some(Node::Value(v))) => (
+                        d.len().unwrap_or(1) as u32,
+                        d.index_of(v).unwrap_or(0) as u32,
+                    ),
+                    _ => (d.len().unwrap_or(1) as u32, 0),
+                };
+                if n <= 1 {
+                    return Node::Value(d.value_at(0).expect("checked domains are not empty"));
+                }
+                let i = self.decide(
+                    DecisionKind::Value,
+                    key,
+                    depth,
+                    n,
+                    || vec![1.0; n as usize],
+                    current,
+                );
+                // In read mode the value is the candidate's own (a float keeps its exact value).
+                if let (Mode::Read(_), Some(Node::Value(v))) = (&self.mode, cur) {
+                    return Node::Value(v.clone());
+                }
+                match d {
+                    Domain::Float { lo, hi, log } => {
+                        Node::Value(Value::Float(float_bin_value(*lo, *hi, *log, i)))
+                    }
+                    _ => Node::Value(d.value_at(i as u64).expect("index within the domain")),
+                }
+            }
+            Expr::Repeat { item, min, max } => {
+                let cur_items: &[Node] = match cur {
+                    Some(Node::List(items)) => items,
+                    _ => &[],
+                };
+                let len = if min == max {
+                    *min
+                } else {
+                    let space = self.space;
+                    let weights = || {
+                        // Weights c^k, computed in log space (c^k overflows f64 in big spaces).
+                        let lc = space.expr_logc(item, lvl);
+                        let logs: Vec<f64> = (*min..=*max)
+                            .map(|k| if k == 0 { 0.0 } else { lc * k as f64 })
+                            .collect();
+                        let top = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        logs.iter().map(|l| (l - top).exp()).collect()
+                    };
+                    let current = (cur_items.len() as u32).saturating_sub(*min);
+                    min + self.decide(
+                        DecisionKind::Length,
+                        key,
+                        depth,
+                        max - min + 1,
+                        weights,
+                        current,
+                    )
+                };
+                Node::List(
+                    (0..len)
+                        .map(|i| {
+                            self.expr(
+                                item,
+                                lvl,
+                                mix(key, 100 + i as u64),
+                                depth,
+                                cur_items.get(i as usize),
+                            )
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    fn dag(&mut self, d: &DagSpec, lvl: usize, key: u64, depth: u32, cur: Option<&Node>) -> Node {
+        let cur_edges: &[Edge] = match cur {
+            Some(Node::Dag(e)) => e,
+            _ => &[],
+        };
+        let mut edges = Vec::with_capacity(d.edge_count());
+        for j in d.inputs..d.nodes {
+            let srcs: Vec<u32> = match d.fan_in {
+                None => (0..j).collect(),
+                Some(k) => {
+                    let n = binomial(j as u64, k as u64).to_u64().unwrap_or(1) as u32;
+                    let current: Vec<u32> = cur_edges
+                        .iter()
+                        .filter(|e| e.to == j)
+                        .map(|e| e.from)
+                        .collect();
+                    let cur_rank = if current.len() == k as usize {
+                        rank_subset(j, &current)
+                    } else {
+                        0
+                    };
+                    let pick = self.decide(
+                        DecisionKind::Sources,
+                        mix(key, 5000 + j as u64),
+                        depth,
+                        n,
+                        || vec![1.0; n as usize],
+                        cur_rank,
+                    );
+                    unrank_subset(j, k, pick)
+                }
+            };
+            for from in srcs {
+                let cur_op = cur_edges
+                    .iter()
+                    .find(|e| e.to == j && e.from == from)
+                    .map(|e| &e.op);
+                let ekey = mix(key, 10_000 + (j as u64) * 64 + from as u64);
+                let op = self.reference(d.edge, lvl, ekey, depth, cur_op, true);
+                edges.push(Edge { from, to: j, op });
+            }
+        }
+        Node::Dag(edges)
+    }
+}
+
+fn rank_subset(n: u32, srcs: &[u32]) -> u32 {
+    let k = srcs.len() as u32;
+    let mut idx = 0u64;
+    let mut next = 0u32;
+    for (slot, &s) in srcs.iter().enumerate() {
+        let left = k - slot as u32 - 1;
+        for x in next..s {
+            idx += binomial((n - x - 1) as u64, left as u64)
+                .to_u64()
+                .unwrap_or(0);
+        }
+        next = s + 1;
+    }
+    idx as u32
+}
+
+fn unrank_subset(n: u32, k: u32, mut idx: u32) -> Vec<u32> {
+    let mut out = Vec::with_capacity(k as usize);
+    let mut next = 0u32;
+    for slot in 0..k {
+        let left = k - slot - 1;
+        let mut x = next;
+        loop {
+            let below = binomial((n - x - 1) as u64, left as u64)
+                .to_u64()
+                .unwrap_or(0) as u32;
+            if idx < below || x + 1 >= n {
+                break;
+            }
+            idx -= below;
+            x += 1;
+        }
+        out.push(x);
+        next = x + 1;
+    }
+    out
+}
+
+impl Space {
+    /// Builds a candidate, asking `choose` at every decision point (in derivation order).
+    pub fn derive(&self, choose: &mut Chooser<'_>) -> Candidate {
+        let mut w = Walker {
+            space: self,
+            mode: Mode::Derive(choose),
+            weights: Vec::new(),
+        };
+        let root = w.rule(self.g.start, 0, 0x5eed, 0, None, false);
+        let shared = self
+            .g
+            .shared
+            .iter()
+            .map(|&s| w.rule(s, 0, mix(0x5eed, 1_000_000 + s as u64), 0, None, false))
+            .collect();
+        Candidate { root, shared }
+    }
+
+    /// The decisions a candidate embodies, in derivation order.
+    pub fn decisions(&self, c: &Candidate) -> Vec<Decision> {
+        let mut out = Vec::new();
+        let mut w = Walker {
+            space: self,
+            mode: Mode::Read(&mut out),
+            weights: Vec::new(),
+        };
+        w.rule(self.g.start, 0, 0x5eed, 0, Some(&c.root), false);
+        for (slot, &s) in self.g.shared.iter().enumerate() {
+            w.rule(
+                s,
+                0,
+                mix(0x5eed, 1_000_000 + s as u64),
+                0,
+                c.shared.get(slot),
+                false,
+            );
+        }
+        out
+    }
+}
