@@ -1,8 +1,10 @@
 //! `hnas`: the command-line face of the hnas library crates.
 
 mod bench_cmd;
+mod illuminate_cmd;
 mod search_cmd;
 mod space_cmd;
+mod svg;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +45,8 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// Measure the engine's own per-trial overhead (evaluation excluded).
     BenchEngine(bench_cmd::EngineArgs),
+    /// The MAP-Elites illumination map of a study: coverage, QD-score, map.csv, map.svg.
+    Illuminate(illuminate_cmd::IlluminateArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Trials { study, format } => search_cmd::run_trials(&study, format),
         Command::Bench(args) => bench_cmd::run_bench(args),
         Command::BenchEngine(args) => bench_cmd::run_engine(args),
+        Command::Illuminate(args) => illuminate_cmd::run_illuminate(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -351,3 +351,129 @@ fn trials_come_as_table_csv_and_json() {
         .stdout(predicate::str::contains("max:score"))
         .stdout(predicate::str::contains("mnasnet(stem=32"));
 }
+
+#[test]
+fn bench_writes_curves_and_does_not_depend_on_threads() {
+    let dir = tempdir("bench");
+    let run = |threads: &str, out: &Path| {
+        let o = hnas()
+            .args([
+                "bench",
+                "--space",
+                &example("mnasnet"),
+                "--evaluator",
+                "hash",
+                "--strategies",
+                "rea,tpe",
+                "--seeds",
+                "6",
+                "--budget",
+                "40",
+            ])
+            .args([
+                "--regret-metric",
+                "score",
+                "--at",
+                "10,40",
+                "--threads",
+                threads,
+                "--out",
+                &out.display().to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out.join("curves.csv")).unwrap()
+    };
+    let one = run("1", &dir.join("one"));
+    let two = run("2", &dir.join("two"));
+    assert_eq!(one, two, "the curves must not depend on the thread count");
+    assert_eq!(
+        one.lines().count(),
+        1 + 3 * 40,
+        "random, rea, tpe at every budget"
+    );
+    let svg = std::fs::read_to_string(dir.join("one/curves.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline") && svg.contains(">tpe</text>"));
+}
+
+#[test]
+fn illuminate_maps_a_map_elites_study() {
+    let dir = tempdir("illuminate");
+    let study = dir.join("me.db");
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &example("mnasnet"),
+            "--evaluator",
+            "hash",
+            "--budget",
+            "120",
+            "--quiet",
+        ])
+        .args([
+            "--strategy",
+            "mapelites:x=count.mbconv:0:7:8,y=score:0:1:5,init=20",
+            "--study",
+            &study.display().to_string(),
+        ])
+        .assert()
+        .success();
+    let out = dir.join("map");
+    hnas()
+        .args([
+            "illuminate",
+            "--study",
+            &study.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("of 40 (coverage"))
+        .stdout(predicate::str::contains("QD-score:"));
+    let csv = std::fs::read_to_string(out.join("map.csv")).unwrap();
+    let rows = csv.lines().count() - 1;
+    assert!(rows >= 10, "several cells filled: {rows}");
+    assert!(
+        std::fs::read_to_string(out.join("map.svg"))
+            .unwrap()
+            .matches("<rect")
+            .count()
+            >= 40
+    );
+    // A study run with another strategy needs descriptors on the command line.
+    let rea = dir.join("rea.db");
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &example("mnasnet"),
+            "--evaluator",
+            "hash",
+            "--budget",
+            "10",
+            "--quiet",
+            "--study",
+            &rea.display().to_string(),
+        ])
+        .assert()
+        .success();
+    hnas()
+        .args(["illuminate", "--study", &rea.display().to_string()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("give --x SOURCE:lo:hi:bins"));
+    hnas()
+        .args([
+            "illuminate",
+            "--study",
+            &rea.display().to_string(),
+            "--x",
+            "score:0:1:4",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("of 4"));
+}

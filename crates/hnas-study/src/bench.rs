@@ -28,7 +28,8 @@ pub struct BenchConfig {
 #[derive(Debug, Clone)]
 pub struct StrategyCurves {
     pub strategy: String,
-    /// `regret[seed][t]`: regret of the incumbent after `t + 1` counted trials.
+    /// `regret[seed][t]`: regret of the incumbent after `t + 1` counted trials (or its value
+    /// of the metric, when no optimum is known; see [`BenchResult::optimum`]).
     pub regret: Vec<Vec<f64>>,
     /// Total wall time of all seeds' studies, seconds (summed over threads).
     pub seconds: f64,
@@ -57,7 +58,10 @@ impl StrategyCurves {
 /// The whole comparison.
 #[derive(Debug, Clone)]
 pub struct BenchResult {
-    pub optimum: f64,
+    /// The best value of the regret metric over the whole benchmark, when the evaluator knows
+    /// it: curves are then regrets (lower is better); otherwise they are the incumbent's value
+    /// of the metric itself (higher is better).
+    pub optimum: Option<f64>,
     pub curves: Vec<StrategyCurves>,
 }
 
@@ -67,13 +71,7 @@ pub fn run_benchmark(
     evaluator: Arc<dyn Evaluator>,
 ) -> Result<BenchResult, Error> {
     let objective = Objective::parse(&cfg.objective)?;
-    let optimum = evaluator.optimum(&cfg.regret_metric, true).ok_or_else(|| {
-        Error::Settings(format!(
-            "evaluator '{}' does not know the optimum of '{}', so regret cannot be measured",
-            evaluator.name(),
-            cfg.regret_metric
-        ))
-    })?;
+    let optimum = evaluator.optimum(&cfg.regret_metric, true);
     let mut curves = Vec::new();
     for strategy in &cfg.strategies {
         let runs: Vec<Result<(Vec<f64>, f64), Error>> = (0..cfg.seeds)
@@ -107,7 +105,10 @@ pub fn run_benchmark(
                             }
                         }
                         if trial.counted && curve.len() < counted as usize {
-                            curve.push(incumbent.map_or(f64::NAN, |(_, r)| optimum - r));
+                            curve.push(incumbent.map_or(f64::NAN, |(_, r)| match optimum {
+                                Some(o) => o - r,
+                                None => r,
+                            }));
                         }
                     }
                 })?;

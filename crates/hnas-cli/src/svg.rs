@@ -1,0 +1,247 @@
+//! Small SVG charts written directly: regret curves with error bands, and heatmaps.
+//!
+//! Hand-written rather than through a plotting crate: the two charts are simple, the output
+//! is byte-for-byte deterministic, and no font machinery is needed (text is SVG `<text>`).
+
+use std::fmt::Write;
+
+const W: f64 = 720.0;
+const H: f64 = 440.0;
+const ML: f64 = 70.0; // margins
+const MR: f64 = 170.0;
+const MT: f64 = 40.0;
+const MB: f64 = 50.0;
+const COLORS: &[&str] = &[
+    "#444444", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+    "#e377c2", "#bcbd22",
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One line: label and (x, mean, standard error) points.
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// A line chart with a shaded band of ± one standard error around each line.
+pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series]) -> String {
+    let pts = series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+    for &(x, m, e) in pts {
+        if m.is_finite() {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y1 = y1.max(m + e);
+        }
+    }
+    if !x0.is_finite() || x1 <= x0 {
+        x0 = 0.0;
+        x1 = 1.0;
+    }
+    let y1 = if y1 > 0.0 { y1 * 1.05 } else { 1.0 };
+    let sx = |x: f64| ML + (x - x0) / (x1 - x0) * (W - ML - MR);
+    let sy = |y: f64| H - MB - (y / y1) * (H - MT - MB);
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(
+        o,
+        r#"<rect width="{W}" height="{H}" fill="white"/><text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
+        W / 2.0,
+        esc(title)
+    );
+    for i in 0..=5 {
+        let y = y1 * i as f64 / 5.0;
+        let _ = write!(
+            o,
+            r##"<line x1="{ML}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#e0e0e0"/><text x="{}" y="{:.1}" text-anchor="end">{:.3}</text>"##,
+            W - MR,
+            sy(y),
+            sy(y),
+            ML - 6.0,
+            sy(y) + 4.0,
+            y
+        );
+        let x = x0 + (x1 - x0) * i as f64 / 5.0;
+        let _ = write!(
+            o,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{:.0}</text>"#,
+            sx(x),
+            H - MB + 18.0,
+            x
+        );
+    }
+    let _ = write!(
+        o,
+        r##"<line x1="{ML}" x2="{ML}" y1="{MT}" y2="{}" stroke="#000"/><line x1="{ML}" x2="{}" y1="{}" y2="{}" stroke="#000"/>"##,
+        H - MB,
+        W - MR,
+        H - MB,
+        H - MB
+    );
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        (ML + W - MR) / 2.0,
+        H - 12.0,
+        esc(xlabel)
+    );
+    let _ = write!(
+        o,
+        r#"<text transform="translate(18 {}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        (MT + H - MB) / 2.0,
+        esc(ylabel)
+    );
+    for (k, s) in series.iter().enumerate() {
+        let c = COLORS[k % COLORS.len()];
+        let pts: Vec<&(f64, f64, f64)> = s.points.iter().filter(|p| p.1.is_finite()).collect();
+        if pts.is_empty() {
+            continue;
+        }
+        let mut band = String::new();
+        for p in &pts {
+            let _ = write!(band, "{:.1},{:.1} ", sx(p.0), sy(p.1 + p.2));
+        }
+        for p in pts.iter().rev() {
+            let _ = write!(band, "{:.1},{:.1} ", sx(p.0), sy((p.1 - p.2).max(0.0)));
+        }
+        let _ = write!(
+            o,
+            r#"<polygon points="{}" fill="{c}" fill-opacity="0.15" stroke="none"/>"#,
+            band.trim_end()
+        );
+        let mut line = String::new();
+        for p in &pts {
+            let _ = write!(line, "{:.1},{:.1} ", sx(p.0), sy(p.1));
+        }
+        let _ = write!(
+            o,
+            r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="1.8"/>"#,
+            line.trim_end()
+        );
+        let ly = MT + 16.0 + 20.0 * k as f64;
+        let _ = write!(
+            o,
+            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{c}" stroke-width="3"/><text x="{}" y="{}">{}</text>"#,
+            W - MR + 12.0,
+            W - MR + 36.0,
+            W - MR + 42.0,
+            ly + 4.0,
+            esc(&s.label)
+        );
+    }
+    o.push_str("</svg>\n");
+    o
+}
+
+/// A heatmap: `cells[(ix, iy)] = value`; empty cells are drawn white.
+pub fn heatmap(
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    nx: u32,
+    ny: u32,
+    cells: &[((u32, u32), f64)],
+    x_ticks: (f64, f64),
+    y_ticks: (f64, f64),
+) -> String {
+    let (lo, hi) = cells
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, v)| {
+            (a.min(*v), b.max(*v))
+        });
+    let cw = (W - ML - MR) / nx as f64;
+    let ch = (H - MT - MB) / ny as f64;
+    let colour = |v: f64| {
+        let t = if hi > lo { (v - lo) / (hi - lo) } else { 1.0 };
+        // Light yellow (low) to dark blue (high).
+        let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+        format!(
+            "#{:02x}{:02x}{:02x}",
+            lerp(255.0, 8.0),
+            lerp(247.0, 48.0),
+            lerp(188.0, 107.0)
+        )
+    };
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(
+        o,
+        r#"<rect width="{W}" height="{H}" fill="white"/><text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
+        W / 2.0,
+        esc(title)
+    );
+    for ix in 0..nx {
+        for iy in 0..ny {
+            let x = ML + ix as f64 * cw;
+            let y = H - MB - (iy + 1) as f64 * ch;
+            let v = cells.iter().find(|(c, _)| *c == (ix, iy)).map(|(_, v)| *v);
+            let fill = v.map_or("white".to_string(), colour);
+            let _ = write!(
+                o,
+                r##"<rect x="{x:.1}" y="{y:.1}" width="{cw:.1}" height="{ch:.1}" fill="{fill}" stroke="#cccccc"><title>{}</title></rect>"##,
+                v.map_or("empty".into(), |v| format!("{v:.4}"))
+            );
+        }
+    }
+    let _ = write!(
+        o,
+        r#"<text x="{ML}" y="{}">{:.3}</text><text x="{}" y="{}" text-anchor="end">{:.3}</text>"#,
+        H - MB + 18.0,
+        x_ticks.0,
+        W - MR,
+        H - MB + 18.0,
+        x_ticks.1
+    );
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="end">{:.3}</text><text x="{}" y="{}" text-anchor="end">{:.3}</text>"#,
+        ML - 6.0,
+        H - MB,
+        y_ticks.0,
+        ML - 6.0,
+        MT + 10.0,
+        y_ticks.1
+    );
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        (ML + W - MR) / 2.0,
+        H - 12.0,
+        esc(xlabel)
+    );
+    let _ = write!(
+        o,
+        r#"<text transform="translate(18 {}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        (MT + H - MB) / 2.0,
+        esc(ylabel)
+    );
+    if lo.is_finite() {
+        for (k, (label, v)) in [("best", hi), ("worst", lo)].iter().enumerate() {
+            let y = MT + 20.0 + 22.0 * k as f64;
+            let _ = write!(
+                o,
+                r##"<rect x="{}" y="{}" width="16" height="16" fill="{}" stroke="#999"/><text x="{}" y="{}">{label} {:.4}</text>"##,
+                W - MR + 12.0,
+                y - 12.0,
+                colour(*v),
+                W - MR + 34.0,
+                y,
+                v
+            );
+        }
+    }
+    o.push_str("</svg>\n");
+    o
+}
