@@ -149,15 +149,25 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
             .iter()
             .map(|(c, (s, _, _))| ((c[0], c.get(1).copied().unwrap_or(0)), raw(*s)))
             .collect();
+        let axis = |d: Option<&Descriptor>| match d {
+            Some(d) => svg::Axis {
+                label: describe(d),
+                bins: d.bins,
+                lo: d.lo,
+                hi: d.hi,
+            },
+            None => svg::Axis {
+                label: String::new(),
+                bins: 1,
+                lo: 0.0,
+                hi: 1.0,
+            },
+        };
         let map = svg::heatmap(
             &format!("MAP-Elites elites: {}", objective.metric),
-            &describe(dx),
-            &dy.map(describe).unwrap_or_default(),
-            dx.bins,
-            dy.map_or(1, |d| d.bins),
+            &axis(Some(dx)),
+            &axis(dy),
             &cells,
-            (dx.lo, dx.hi),
-            dy.map_or((0.0, 1.0), |d| (d.lo, d.hi)),
         );
         std::fs::write(dir.join("map.svg"), map)?;
         writeln!(

@@ -142,24 +142,23 @@ pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series]) -> Str
     o
 }
 
+/// One axis of a heatmap: its label, number of bins and value range.
+pub struct Axis {
+    pub label: String,
+    pub bins: u32,
+    pub lo: f64,
+    pub hi: f64,
+}
+
 /// A heatmap: `cells[(ix, iy)] = value`; empty cells are drawn white.
-pub fn heatmap(
-    title: &str,
-    xlabel: &str,
-    ylabel: &str,
-    nx: u32,
-    ny: u32,
-    cells: &[((u32, u32), f64)],
-    x_ticks: (f64, f64),
-    y_ticks: (f64, f64),
-) -> String {
+pub fn heatmap(title: &str, x: &Axis, y: &Axis, cells: &[((u32, u32), f64)]) -> String {
     let (lo, hi) = cells
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, v)| {
             (a.min(*v), b.max(*v))
         });
-    let cw = (W - ML - MR) / nx as f64;
-    let ch = (H - MT - MB) / ny as f64;
+    let cw = (W - ML - MR) / x.bins as f64;
+    let ch = (H - MT - MB) / y.bins as f64;
     let colour = |v: f64| {
         let t = if hi > lo { (v - lo) / (hi - lo) } else { 1.0 };
         // Light yellow (low) to dark blue (high).
@@ -182,16 +181,16 @@ pub fn heatmap(
         W / 2.0,
         esc(title)
     );
-    for ix in 0..nx {
-        for iy in 0..ny {
-            let x = ML + ix as f64 * cw;
-            let y = H - MB - (iy + 1) as f64 * ch;
+    for ix in 0..x.bins {
+        for iy in 0..y.bins {
+            let px = ML + ix as f64 * cw;
+            let py = H - MB - (iy + 1) as f64 * ch;
             let v = cells.iter().find(|(c, _)| *c == (ix, iy)).map(|(_, v)| *v);
             let fill = v.map_or("white".to_string(), colour);
+            let tip = v.map_or("empty".into(), |v| format!("{v:.4}"));
             let _ = write!(
                 o,
-                r##"<rect x="{x:.1}" y="{y:.1}" width="{cw:.1}" height="{ch:.1}" fill="{fill}" stroke="#cccccc"><title>{}</title></rect>"##,
-                v.map_or("empty".into(), |v| format!("{v:.4}"))
+                r##"<rect x="{px:.1}" y="{py:.1}" width="{cw:.1}" height="{ch:.1}" fill="{fill}" stroke="#cccccc"><title>{tip}</title></rect>"##
             );
         }
     }
@@ -199,45 +198,45 @@ pub fn heatmap(
         o,
         r#"<text x="{ML}" y="{}">{:.3}</text><text x="{}" y="{}" text-anchor="end">{:.3}</text>"#,
         H - MB + 18.0,
-        x_ticks.0,
+        x.lo,
         W - MR,
         H - MB + 18.0,
-        x_ticks.1
+        x.hi
     );
     let _ = write!(
         o,
         r#"<text x="{}" y="{}" text-anchor="end">{:.3}</text><text x="{}" y="{}" text-anchor="end">{:.3}</text>"#,
         ML - 6.0,
         H - MB,
-        y_ticks.0,
+        y.lo,
         ML - 6.0,
         MT + 10.0,
-        y_ticks.1
+        y.hi
     );
     let _ = write!(
         o,
         r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
         (ML + W - MR) / 2.0,
         H - 12.0,
-        esc(xlabel)
+        esc(&x.label)
     );
     let _ = write!(
         o,
         r#"<text transform="translate(18 {}) rotate(-90)" text-anchor="middle">{}</text>"#,
         (MT + H - MB) / 2.0,
-        esc(ylabel)
+        esc(&y.label)
     );
     if lo.is_finite() {
         for (k, (label, v)) in [("best", hi), ("worst", lo)].iter().enumerate() {
-            let y = MT + 20.0 + 22.0 * k as f64;
+            let ty = MT + 20.0 + 22.0 * k as f64;
             let _ = write!(
                 o,
                 r##"<rect x="{}" y="{}" width="16" height="16" fill="{}" stroke="#999"/><text x="{}" y="{}">{label} {:.4}</text>"##,
                 W - MR + 12.0,
-                y - 12.0,
+                ty - 12.0,
                 colour(*v),
                 W - MR + 34.0,
-                y,
+                ty,
                 v
             );
         }
