@@ -20,9 +20,10 @@ pub struct BenchArgs {
     pub space: PathBuf,
     #[arg(long)]
     pub evaluator: String,
-    /// Strategies to compare, comma-separated (random is always included as the baseline).
-    #[arg(long, value_delimiter = ',', default_value = "random,rea,ls")]
-    pub strategies: Vec<String>,
+    /// Strategies to compare, comma-separated (random is always included as the baseline);
+    /// a strategy's own parameters may follow it, as in `rea,mapelites:x=a:0:1:4,y=b:0:1:4`.
+    #[arg(long, default_value = "random,rea,ls")]
+    pub strategies: String,
     /// Seeds 0..N for every strategy.
     #[arg(long, default_value_t = 100)]
     pub seeds: u64,
@@ -50,7 +51,24 @@ pub struct BenchArgs {
     pub out: Option<PathBuf>,
 }
 
-pub fn run_bench(mut a: BenchArgs) -> Result<()> {
+/// Splits a comma-separated list of strategy specs; a `key=value` piece continues the spec
+/// before it (strategy names never contain '=').
+pub fn split_strategies(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for piece in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let is_param = piece.split_once('=').is_some_and(|(k, _)| !k.contains(':'));
+        match out.last_mut() {
+            Some(last) if is_param => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => out.push(piece.to_string()),
+        }
+    }
+    out
+}
+
+pub fn run_bench(a: BenchArgs) -> Result<()> {
     let space = load(&a.space)?;
     let evaluator: Arc<dyn Evaluator> = Arc::from(hnas_eval::from_name(&a.evaluator)?);
     let preset = default_objective(&a.evaluator);
@@ -75,8 +93,9 @@ pub fn run_bench(mut a: BenchArgs) -> Result<()> {
                 .unwrap_or_default()
                 .to_string()
         });
-    if !a.strategies.iter().any(|s| s == "random") {
-        a.strategies.insert(0, "random".into());
+    let mut strategies = split_strategies(&a.strategies);
+    if !strategies.iter().any(|s| s == "random") {
+        strategies.insert(0, "random".into());
     }
     let dedup = Dedup::parse(&a.dedup).ok_or_else(|| {
         anyhow!(
@@ -87,7 +106,7 @@ pub fn run_bench(mut a: BenchArgs) -> Result<()> {
     let cfg = BenchConfig {
         space_file: a.space.display().to_string(),
         space: space.source().to_string(),
-        strategies: a.strategies.clone(),
+        strategies,
         objective: objective.clone(),
         regret_metric: regret_metric.clone(),
         seeds: a.seeds,
@@ -306,4 +325,25 @@ pub fn run_engine(a: EngineArgs) -> Result<()> {
         writeln!(out, "{t}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_strategies;
+
+    #[test]
+    fn parameters_stay_with_their_strategy() {
+        assert_eq!(
+            split_strategies(
+                "random, rea:population=20,sample=5,mapelites:x=a:0:1:4,y=count.conv:0:6:7,tpe"
+            ),
+            vec![
+                "random",
+                "rea:population=20,sample=5",
+                "mapelites:x=a:0:1:4,y=count.conv:0:6:7",
+                "tpe"
+            ]
+        );
+        assert_eq!(split_strategies(""), Vec::<String>::new());
+    }
 }

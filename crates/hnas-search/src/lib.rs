@@ -35,7 +35,7 @@ mod rea;
 mod spec;
 mod tpe;
 
-pub use bananas::{Bananas, BananasConfig};
+pub use bananas::{Acquisition, Bananas, BananasConfig};
 pub use grid::Grid;
 pub use local::LocalSearch;
 pub use mapelites::{Archive, Descriptor, MapElites, Source};

@@ -1,7 +1,7 @@
 //! Naming and configuring strategies: `rea` or `rea:population=50,sample=10`.
 
 use crate::{
-    Bananas, BananasConfig, Descriptor, Error, Grid, LocalSearch, MapElites, Mcts,
+    Acquisition, Bananas, BananasConfig, Descriptor, Error, Grid, LocalSearch, MapElites, Mcts,
     QLearningEvolution, RandomSearch, RegularizedEvolution, Strategy, Tpe,
 };
 use hnas_space::Space;
@@ -177,7 +177,16 @@ pub fn build(spec: &StrategySpec, space: Arc<Space>) -> Result<Box<dyn Strategy>
         }
         "bananas" => {
             spec.check_params(&[
-                "startup", "ensemble", "hidden", "dims", "pool", "random", "parents",
+                "startup",
+                "ensemble",
+                "hidden",
+                "dims",
+                "pool",
+                "random",
+                "parents",
+                "acquisition",
+                "local",
+                "paths",
             ])?;
             let d = BananasConfig::default();
             let cfg = BananasConfig {
@@ -188,6 +197,35 @@ pub fn build(spec: &StrategySpec, space: Arc<Space>) -> Result<Box<dyn Strategy>
                 pool: spec.usize_param("pool", d.pool)?,
                 random: spec.param_or_zero("random", d.random)?,
                 parents: spec.usize_param("parents", d.parents)?,
+                paths: match spec.params.get("paths").map(String::as_str) {
+                    None | Some("0") | Some("false") => false,
+                    Some("1") | Some("true") => true,
+                    Some(other) => {
+                        return Err(Error::BadParam {
+                            param: "paths".into(),
+                            value: other.into(),
+                            why: "expected 0 or 1".into(),
+                        })
+                    }
+                },
+                local: spec.f64_param(
+                    "local",
+                    d.local,
+                    |x| (0.0..=1.0).contains(&x),
+                    "a probability between 0 and 1",
+                )?,
+                acquisition: match spec.params.get("acquisition").map(String::as_str) {
+                    None | Some("its") => Acquisition::Thompson,
+                    Some("mean") => Acquisition::Mean,
+                    Some("ucb") => Acquisition::Ucb,
+                    Some(other) => {
+                        return Err(Error::BadParam {
+                            param: "acquisition".into(),
+                            value: other.into(),
+                            why: "expected its, mean or ucb".into(),
+                        })
+                    }
+                },
             };
             Box::new(Bananas::new(space, cfg))
         }

@@ -141,3 +141,56 @@ fn bounded(text: String) -> String {
         text
     }
 }
+
+impl Space {
+    /// Every input-to-output path of every DAG cell in a candidate, written as the sequence of
+    /// its edge operations (`cell:op>op>op`), leaving out paths through a `zero` edge. Paths
+    /// that differ only in which intermediate nodes they pass share their text: this is the
+    /// path encoding of BANANAS (White et al., 2021), a feature set for surrogate models. The
+    /// output is the last node, or every non-input node for `output = concat`.
+    pub fn dag_paths(&self, c: &Candidate) -> Vec<String> {
+        let mut out = Vec::new();
+        for (r, path) in self.rule_nodes(c) {
+            let Some(crate::Node::Choice { alt, kids }) = c.get(&path) else {
+                continue;
+            };
+            let Some(crate::grammar::AltKind::Dag(d)) =
+                self.g.rules[r].alts.get(*alt as usize).map(|a| &a.kind)
+            else {
+                continue;
+            };
+            let Some(crate::Node::Dag(edges)) = kids.first() else {
+                continue;
+            };
+            let ops: Vec<String> = edges
+                .iter()
+                .map(|e| {
+                    let mut t = String::new();
+                    self.print_ref(d.edge, &e.op, &mut t, false);
+                    t
+                })
+                .collect();
+            let outputs: Vec<u32> = match d.output {
+                DagOutput::Last => vec![d.nodes - 1],
+                DagOutput::Concat => (d.inputs..d.nodes).collect(),
+            };
+            // Depth-first from every input, along edges in order of their target.
+            let mut stack: Vec<(u32, String)> = (0..d.inputs)
+                .map(|i| (i, format!("{}:", self.g.rules[r].name)))
+                .collect();
+            while let Some((node, text)) = stack.pop() {
+                if outputs.contains(&node) && !text.ends_with(':') {
+                    out.push(text.clone());
+                }
+                for (e, op) in edges.iter().zip(&ops) {
+                    if e.from == node && d.zero.as_deref() != Some(op.as_str()) {
+                        let sep = if text.ends_with(':') { "" } else { ">" };
+                        stack.push((e.to, format!("{text}{sep}{op}")));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}

@@ -228,3 +228,27 @@ fn isomorphic_cells_share_a_canonical_hash_but_not_a_fingerprint() {
         .unwrap();
     assert_ne!(s.canonical_hash(&c), s.canonical_hash(&e));
 }
+
+#[test]
+fn dag_paths_list_input_to_output_paths_without_zero_edges() {
+    let s = common::example("nb201");
+    let none = s
+        .from_nb201("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+        .unwrap();
+    assert!(s.dag_paths(&none).is_empty());
+    let one = s
+        .from_nb201("|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|")
+        .unwrap();
+    assert_eq!(s.dag_paths(&one), vec!["cell:nor_conv_3x3"]);
+    // Four paths 0>3, 0>1>3, 0>2>3, 0>1>2>3; the two 2-edge paths share their text.
+    let full = s.from_nb201("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|").unwrap();
+    assert_eq!(
+        s.dag_paths(&full),
+        vec![
+            "cell:nor_conv_3x3>avg_pool_3x3>nor_conv_3x3",
+            "cell:nor_conv_3x3>nor_conv_1x1",
+            "cell:nor_conv_3x3>nor_conv_3x3",
+            "cell:skip_connect",
+        ]
+    );
+}
