@@ -28,9 +28,11 @@ struct Stats {
 ///
 /// A tree node is a prefix of decisions (so equal prefixes share their statistics whatever
 /// candidate reached them). Selection follows UCT, `Q + c·sqrt(ln N / n)` with `Q` the mean
-/// score of an option scaled to [0, 1] by the range of scores seen; the first unexplored
-/// option met is expanded and the rest of the candidate is a random rollout (uniform over
-/// architectures). An asked candidate counts its visit at once, so that several pending
+/// score of an option scaled to [0, 1] by the range of scores seen, blended with the option's
+/// all-moves-as-first (RAVE) value: the mean score of every trial that made the same decision
+/// (same grammar place, same choice) anywhere, weighted by `sqrt(k / (3n + k))`, k = 50. The
+/// first unexplored option met (the one with the best RAVE value) is expanded and the rest of
+/// the candidate is a random rollout (uniform over architectures). An asked candidate counts its visit at once, so that several pending
 /// trials spread over the tree; its score is added when told (a failure counts as the worst
 /// score seen). Candidates already evaluated are not proposed again while fresh ones can be
 /// found (up to 16 draws).
@@ -41,7 +43,14 @@ pub struct Mcts {
     lo: f64,
     hi: f64,
     known: HashSet<Candidate>,
+    /// All-moves-as-first statistics: (decision key, choice) -> (count, total score), from
+    /// every told trial wherever the decision occurred in its derivation.
+    amaf: HashMap<(u64, u32), (f64, f64)>,
 }
+
+/// RAVE equivalence parameter: an option's own statistics outweigh its AMAF statistics once
+/// it has about this many visits.
+const RAVE_K: f64 = 50.0;
 
 impl Mcts {
     pub fn new(space: Arc<Space>, c: f64) -> Self {
@@ -52,6 +61,7 @@ impl Mcts {
             lo: f64::INFINITY,
             hi: f64::NEG_INFINITY,
             known: HashSet::new(),
+            amaf: HashMap::new(),
         }
     }
 
@@ -62,6 +72,13 @@ impl Mcts {
         let mut choices = Vec::new();
         let (lo, hi, c) = (self.lo, self.hi, self.c);
         let nodes = &mut self.nodes;
+        let amaf = &self.amaf;
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        // An option's AMAF value scaled to [0, 1]; options never seen score 1 (optimism).
+        let amaf_q = |key: u64, i: u32| match amaf.get(&(key, i)) {
+            Some(&(n, w)) if n > 0.0 => ((w / n) - lo.min(hi)) / span,
+            _ => 1.0,
+        };
         let cand = self.space.derive(&mut |p: &Point<'_>| {
             let was_in_tree = in_tree;
             let choice = if in_tree {
@@ -75,21 +92,32 @@ impl Mcts {
                     .collect();
                 if !untried.is_empty() {
                     in_tree = false;
-                    untried[rng.random_range(0..untried.len())]
+                    // Expand the untried option the AMAF statistics like best (ties at random).
+                    let top = untried
+                        .iter()
+                        .map(|&i| amaf_q(p.key, i))
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    let best: Vec<u32> = untried
+                        .iter()
+                        .copied()
+                        .filter(|&i| amaf_q(p.key, i) >= top - 1e-12)
+                        .collect();
+                    best[rng.random_range(0..best.len())]
                 } else {
                     let ln_n = node.visits.max(1.0).ln();
-                    let span = if hi > lo { hi - lo } else { 1.0 };
                     let mut best = (f64::NEG_INFINITY, 0u32);
                     for i in 0..p.arity {
                         let iu = i as usize;
                         if p.weights[iu] <= 0.0 {
                             continue;
                         }
-                        let q = if node.n[iu] > 0.0 {
+                        let own = if node.n[iu] > 0.0 {
                             ((node.w[iu] / node.n[iu]) - lo.min(hi)) / span
                         } else {
                             0.0
                         };
+                        let beta = (RAVE_K / (3.0 * node.n[iu] + RAVE_K)).sqrt();
+                        let q = (1.0 - beta) * own + beta * amaf_q(p.key, i);
                         let u = q + c * (ln_n / node.n[iu]).sqrt();
                         if u > best.0 {
                             best = (u, i);
@@ -147,8 +175,16 @@ impl Strategy for Mcts {
             None if self.lo.is_finite() => self.lo,
             None => 0.0,
         };
+        let decisions = self.space.decisions(o.candidate);
+        if o.score.is_some() {
+            for d in &decisions {
+                let e = self.amaf.entry((d.key, d.choice)).or_insert((0.0, 0.0));
+                e.0 += 1.0;
+                e.1 += reward;
+            }
+        }
         let mut prefix = ROOT;
-        for d in self.space.decisions(o.candidate) {
+        for d in decisions {
             match self.nodes.get_mut(&prefix) {
                 Some(s) if (d.choice as usize) < s.w.len() => s.w[d.choice as usize] += reward,
                 _ => break,

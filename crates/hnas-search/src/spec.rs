@@ -158,7 +158,7 @@ pub fn build(spec: &StrategySpec, space: Arc<Space>) -> Result<Box<dyn Strategy>
             spec.check_params(&["c"])?;
             Box::new(Mcts::new(
                 space,
-                spec.f64_param("c", 0.5, |x| x >= 0.0, "a number >= 0")?,
+                spec.f64_param("c", 0.25, |x| x >= 0.0, "a number >= 0")?,
             ))
         }
         "tpe" => {

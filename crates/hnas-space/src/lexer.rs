@@ -102,19 +102,20 @@ pub(crate) fn lex(text: &str) -> (Vec<Token>, Vec<LexError>) {
                         break;
                     }
                     b'\\' if i + 1 < bytes.len() => {
-                        let esc = bytes[i + 1];
+                        // The escaped character may be several bytes long (found by fuzzing).
+                        let esc = text[i + 1..].chars().next().unwrap_or('\u{fffd}');
                         match esc {
-                            b'"' => s.push('"'),
-                            b'\\' => s.push('\\'),
-                            b'n' => s.push('\n'),
-                            b't' => s.push('\t'),
+                            '"' => s.push('"'),
+                            '\\' => s.push('\\'),
+                            'n' => s.push('\n'),
+                            't' => s.push('\t'),
                             _ => errs.push(LexError {
-                                span: i..i + 2,
+                                span: i..i + 1 + esc.len_utf8(),
                                 message: "unknown escape; expected one of \\\" \\\\ \\n \\t"
                                     .to_string(),
                             }),
                         }
-                        i += 2;
+                        i += 1 + esc.len_utf8();
                     }
                     b'\n' => break,
                     _ => {
@@ -222,6 +223,17 @@ mod tests {
                 Tok::Eof
             ]
         );
+    }
+
+    #[test]
+    fn an_escaped_multibyte_character_is_an_error_not_a_panic() {
+        // Found by the parse_candidate fuzz target: a backslash before a two-byte character.
+        let (t, e) = lex("\"a\\\u{68a}b\" x");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].message.contains("unknown escape"));
+        assert_eq!(t.last().map(|t| &t.tok), Some(&Tok::Eof));
+        let crash = include_bytes!("../tests/fuzz_found/escaped_multibyte.txt");
+        let _ = lex(&String::from_utf8_lossy(crash));
     }
 
     #[test]

@@ -45,6 +45,11 @@ pub struct Space {
     pub(crate) continuous: bool,
 }
 
+/// Exact counts are kept below 2^65536 (about 10^19728 architectures): a deeply recursive
+/// grammar squares its count at every level, and counting it exactly would exhaust memory
+/// (found by fuzzing with `@max_depth 51`).
+pub const MAX_COUNT_BITS: u64 = 65_536;
+
 /// Natural logarithm of a big integer (−∞ for zero), accurate to f64 precision.
 pub(crate) fn big_ln(n: &BigUint) -> f64 {
     if n.is_zero() {
@@ -111,6 +116,25 @@ impl Space {
             }
         })?;
         let space = Space::build(g, file, text);
+        if space
+            .counts
+            .iter()
+            .flatten()
+            .any(|c| c.bits() > MAX_COUNT_BITS)
+        {
+            let r = &space.g.rules[space.g.start];
+            return Err(Diagnostics {
+                items: vec![Diagnostic::new(
+                    file,
+                    text,
+                    r.span.start..r.span.start + r.name.len(),
+                    format!(
+                        "the space is too large to count: more than 2^{MAX_COUNT_BITS} (about 10^19728) architectures; expected a smaller @max_depth or fewer repetitions"
+                    ),
+                )],
+                text: text.to_string(),
+            });
+        }
         if space.counts[space.g.start][0].is_zero() {
             let depth = space.g.max_depth.unwrap_or(0);
             let r = &space.g.rules[space.g.start];
@@ -251,6 +275,30 @@ impl Space {
         }
     }
 
+    /// Saturates a count: anything past 2^[`MAX_COUNT_BITS`] becomes exactly that value, whose
+    /// extra bit marks the overflow (a count within the cap never reaches it).
+    fn cap(&self, x: BigUint) -> BigUint {
+        if x.bits() > MAX_COUNT_BITS {
+            BigUint::one() << MAX_COUNT_BITS
+        } else {
+            x
+        }
+    }
+
+    fn mul(&self, a: BigUint, b: BigUint) -> BigUint {
+        if a.bits() + b.bits() > MAX_COUNT_BITS + 1 && !a.is_zero() && !b.is_zero() {
+            return self.cap(BigUint::one() << (MAX_COUNT_BITS + 1));
+        }
+        self.cap(a * b)
+    }
+
+    fn pow(&self, a: &BigUint, k: u32) -> BigUint {
+        if k > 0 && a.bits().saturating_sub(1).saturating_mul(k as u64) > MAX_COUNT_BITS {
+            return self.cap(BigUint::one() << (MAX_COUNT_BITS + 1));
+        }
+        self.cap(a.pow(k))
+    }
+
     pub(crate) fn ref_count(&self, r: RuleId, lvl: usize) -> BigUint {
         if self.g.rules[r].shared {
             BigUint::one()
@@ -261,9 +309,9 @@ impl Space {
 
     pub(crate) fn alt_count(&self, a: &Alt, lvl: usize) -> BigUint {
         match &a.kind {
-            AltKind::Op { args, .. } => args
-                .iter()
-                .fold(BigUint::one(), |acc, x| acc * self.expr_count(&x.expr, lvl)),
+            AltKind::Op { args, .. } => args.iter().fold(BigUint::one(), |acc, x| {
+                self.mul(acc, self.expr_count(&x.expr, lvl))
+            }),
             AltKind::Ref(t) => self.ref_count(*t, lvl),
             AltKind::Dag(d) => self.dag_count(d, lvl),
         }
@@ -273,10 +321,11 @@ impl Space {
         let e = self.ref_count(d.edge, lvl);
         let mut total = BigUint::one();
         for j in d.inputs..d.nodes {
-            total *= match d.fan_in {
-                Some(k) => binomial(j as u64, k as u64) * e.pow(k),
-                None => e.pow(j),
+            let ways = match d.fan_in {
+                Some(k) => self.mul(binomial(j as u64, k as u64), self.pow(&e, k)),
+                None => self.pow(&e, j),
             };
+            total = self.mul(total, ways);
         }
         total
     }
@@ -289,7 +338,8 @@ impl Space {
             Expr::Domain(d) => BigUint::from(d.len().unwrap_or(1)),
             Expr::Repeat { item, min, max } => {
                 let c = self.expr_count(item, lvl);
-                (*min..=*max).map(|k| c.pow(k)).sum()
+                let total: BigUint = (*min..=*max).map(|k| self.pow(&c, k)).sum();
+                self.cap(total)
             }
         }
     }

@@ -229,3 +229,19 @@ fn a_fuzz_found_ambiguity_stays_rejected() {
     let d = Space::parse("crash.hnas", text).unwrap_err();
     assert!(d.to_string().contains("are both written 'mbconv..'"), "{d}");
 }
+
+#[test]
+fn a_space_too_large_to_count_is_refused_quickly() {
+    // Found by fuzzing: binary recursion 51 levels deep squares the count 51 times.
+    let text = include_str!("fuzz_found/deep_recursion.hnas");
+    let started = std::time::Instant::now();
+    let d = Space::parse("deep.hnas", text).unwrap_err();
+    assert!(d.to_string().contains("too large to count"), "{d}");
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "refused without computing the huge count"
+    );
+    // The same grammar at a modest depth is fine.
+    let ok = text.replace("@max_depth 51", "@max_depth 5");
+    assert!(Space::parse("deep.hnas", &ok).is_ok());
+}
