@@ -98,14 +98,7 @@ impl Strategy for QLearningEvolution {
         if self.asked <= self.population as u64 || self.members.is_empty() {
             return Some(self.space.sample(rng, SampleMode::Uniform));
         }
-        let k = self.sample.min(self.members.len());
-        let picks = rand::seq::index::sample(rng, self.members.len(), k);
-        let mut best = picks.index(0);
-        for i in picks.iter().skip(1) {
-            if self.members[i].1 > self.members[best].1 {
-                best = i;
-            }
-        }
+        let best = crate::rea::tournament(&self.members, self.sample, rng);
         let (parent, parent_score) = self.members[best].clone();
         let sites = self.space.mutation_sites(&parent);
         if sites.is_empty() {

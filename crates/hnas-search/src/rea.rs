@@ -30,6 +30,25 @@ impl RegularizedEvolution {
     }
 }
 
+/// Regularized evolution's parent choice: `sample` members drawn without replacement, the
+/// highest score wins (among equals the earliest pick, so the choice is seed-determined).
+/// `members` must not be empty.
+pub(crate) fn tournament(
+    members: &VecDeque<(Candidate, f64)>,
+    sample: usize,
+    rng: &mut ChaCha8Rng,
+) -> usize {
+    let k = sample.min(members.len());
+    let picks = rand::seq::index::sample(rng, members.len(), k);
+    let mut best = picks.index(0);
+    for i in picks.iter().skip(1) {
+        if members[i].1 > members[best].1 {
+            best = i;
+        }
+    }
+    best
+}
+
 impl Strategy for RegularizedEvolution {
     fn name(&self) -> &'static str {
         "rea"
@@ -40,15 +59,7 @@ impl Strategy for RegularizedEvolution {
         if self.asked <= self.population as u64 || self.members.is_empty() {
             return Some(self.space.sample(rng, SampleMode::Uniform));
         }
-        let k = self.sample.min(self.members.len());
-        let picks = rand::seq::index::sample(rng, self.members.len(), k);
-        // Highest score wins; among equals the earliest pick, so the choice is seed-determined.
-        let mut best = picks.index(0);
-        for i in picks.iter().skip(1) {
-            if self.members[i].1 > self.members[best].1 {
-                best = i;
-            }
-        }
+        let best = tournament(&self.members, self.sample, rng);
         Some(self.space.mutate(&self.members[best].0, rng))
     }
 
