@@ -29,6 +29,7 @@ mod grid;
 mod local;
 mod mapelites;
 mod mcts;
+pub mod pareto;
 mod qlearn;
 mod random;
 mod rea;

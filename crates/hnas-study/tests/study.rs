@@ -303,3 +303,43 @@ fn the_leaderboard_lists_distinct_networks_best_first() {
     let hashes: std::collections::HashSet<_> = board.iter().map(|t| &t.canonical_hash).collect();
     assert_eq!(hashes.len(), 5);
 }
+
+#[test]
+fn the_nb201_accuracy_latency_front_has_37_points() {
+    // Issue 5's reference: maximize CIFAR-10 test_200, minimize Raspberry Pi 5 ONNX latency.
+    let evaluator = match hnas_eval::from_name("nb201:cifar10") {
+        Ok(e) => e,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!("CI=true: {e}"),
+        Err(e) => {
+            eprintln!("notice: skipping: {e}");
+            return;
+        }
+    };
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/spaces/nb201.hnas");
+    let space = Space::from_file(&path).unwrap();
+    let points: Vec<Vec<f64>> = space
+        .enumerate()
+        .unwrap()
+        .map(|c| {
+            let m = evaluator.evaluate(&space, &c, None).unwrap();
+            vec![m["test_200"], -m["latency_ms_pi5_onnx"]]
+        })
+        .collect();
+    let ranks = hnas_search::pareto::non_dominated_ranks(&points);
+    let mut front: Vec<&Vec<f64>> = points
+        .iter()
+        .zip(&ranks)
+        .filter(|(_, r)| **r == 0)
+        .map(|(p, _)| p)
+        .collect();
+    front.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    front.dedup();
+    assert_eq!(front.len(), 37);
+    let hv = hnas_search::pareto::hypervolume(
+        &front.iter().map(|p| p.to_vec()).collect::<Vec<_>>(),
+        &[85.0, -10.0],
+    );
+    eprintln!("NB201 front: 37 points, hypervolume {hv:.4} (reference 85 %, 10 ms)");
+    assert!(hv > 0.0);
+}
