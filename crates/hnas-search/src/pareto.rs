@@ -54,6 +54,8 @@ pub fn non_dominated_ranks(points: &[Vec<f64>]) -> Vec<usize> {
 /// NSGA-II's crowding distance of the points of one front (indices into `points`): the sum
 /// over objectives of the normalized gap between each point's neighbours; the extremes get
 /// infinity.
+// `k` picks a coordinate inside each point, which no iterator over `points` expresses.
+#[allow(clippy::needless_range_loop)]
 pub fn crowding_distance(points: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
     let m = points.first().map_or(0, Vec::len);
     let mut dist = vec![0.0; front.len()];
