@@ -23,6 +23,22 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The opening of a chart: the SVG element, a white background and the title.
+fn open(title: &str) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(
+        o,
+        r#"<rect width="{W}" height="{H}" fill="white"/><text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
+        W / 2.0,
+        esc(title)
+    );
+    o
+}
+
 /// One line: label and (x, mean, standard error) points.
 pub struct Series {
     pub label: String,
@@ -47,17 +63,7 @@ pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series]) -> Str
     let y1 = if y1 > 0.0 { y1 * 1.05 } else { 1.0 };
     let sx = |x: f64| ML + (x - x0) / (x1 - x0) * (W - ML - MR);
     let sy = |y: f64| H - MB - (y / y1) * (H - MT - MB);
-    let mut o = String::new();
-    let _ = write!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = write!(
-        o,
-        r#"<rect width="{W}" height="{H}" fill="white"/><text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
-        W / 2.0,
-        esc(title)
-    );
+    let mut o = open(title);
     for i in 0..=5 {
         let y = y1 * i as f64 / 5.0;
         let _ = write!(
@@ -170,17 +176,7 @@ pub fn heatmap(title: &str, x: &Axis, y: &Axis, cells: &[((u32, u32), f64)]) -> 
             lerp(188.0, 107.0)
         )
     };
-    let mut o = String::new();
-    let _ = write!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = write!(
-        o,
-        r#"<rect width="{W}" height="{H}" fill="white"/><text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
-        W / 2.0,
-        esc(title)
-    );
+    let mut o = open(title);
     for ix in 0..x.bins {
         for iy in 0..y.bins {
             let px = ML + ix as f64 * cw;

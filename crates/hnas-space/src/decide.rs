@@ -314,7 +314,9 @@ impl Walker<'_, '_, '_> {
                         .map(|e| e.from)
                         .collect();
                     let cur_rank = if current.len() == k as usize {
-                        rank_subset(j, &current)
+                        crate::enumerate::rank_combination(j, &current)
+                            .to_u32()
+                            .unwrap_or(0)
                     } else {
                         0
                     };
@@ -326,7 +328,7 @@ impl Walker<'_, '_, '_> {
                         || vec![1.0; n as usize],
                         cur_rank,
                     );
-                    unrank_subset(j, k, pick)
+                    crate::enumerate::unrank_combination(j, k, pick.into())
                 }
             };
             for from in srcs {
@@ -341,44 +343,6 @@ impl Walker<'_, '_, '_> {
         }
         Node::Dag(edges)
     }
-}
-
-fn rank_subset(n: u32, srcs: &[u32]) -> u32 {
-    let k = srcs.len() as u32;
-    let mut idx = 0u64;
-    let mut next = 0u32;
-    for (slot, &s) in srcs.iter().enumerate() {
-        let left = k - slot as u32 - 1;
-        for x in next..s {
-            idx += binomial((n - x - 1) as u64, left as u64)
-                .to_u64()
-                .unwrap_or(0);
-        }
-        next = s + 1;
-    }
-    idx as u32
-}
-
-fn unrank_subset(n: u32, k: u32, mut idx: u32) -> Vec<u32> {
-    let mut out = Vec::with_capacity(k as usize);
-    let mut next = 0u32;
-    for slot in 0..k {
-        let left = k - slot - 1;
-        let mut x = next;
-        loop {
-            let below = binomial((n - x - 1) as u64, left as u64)
-                .to_u64()
-                .unwrap_or(0) as u32;
-            if idx < below || x + 1 >= n {
-                break;
-            }
-            idx -= below;
-            x += 1;
-        }
-        out.push(x);
-        next = x + 1;
-    }
-    out
 }
 
 impl Space {

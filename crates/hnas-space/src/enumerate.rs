@@ -229,7 +229,7 @@ impl Space {
 }
 
 /// The `idx`-th k-subset of 0..n in lexicographic order.
-fn unrank_combination(n: u32, k: u32, idx: BigUint) -> Vec<u32> {
+pub(crate) fn unrank_combination(n: u32, k: u32, idx: BigUint) -> Vec<u32> {
     let mut idx = idx;
     let mut out = Vec::with_capacity(k as usize);
     let mut next = 0u32;
@@ -250,7 +250,7 @@ fn unrank_combination(n: u32, k: u32, idx: BigUint) -> Vec<u32> {
     out
 }
 
-fn rank_combination(n: u32, srcs: &[u32]) -> BigUint {
+pub(crate) fn rank_combination(n: u32, srcs: &[u32]) -> BigUint {
     let k = srcs.len() as u32;
     let mut idx = BigUint::zero();
     let mut next = 0u32;
