@@ -22,7 +22,8 @@ pub struct SearchArgs {
     /// The evaluator: nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COL][,form=line|nb201], hash.
     #[arg(long)]
     pub evaluator: Option<String>,
-    /// The strategy: random, rea, ls, grid; parameters as rea:population=30,sample=10. Default rea.
+    /// The strategy: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites; parameters as
+    /// rea:population=30,sample=10 (docs/strategies.md). Default rea.
     #[arg(long)]
     pub strategy: Option<String>,
     /// Number of trials that count toward the budget. Default 100.
