@@ -116,37 +116,35 @@ impl Space {
             }
         })?;
         let space = Space::build(g, file, text);
+        // Both refusals point at the start rule's name.
+        let at_start = |message: String| {
+            let r = &space.g.rules[space.g.start];
+            Diagnostics {
+                items: vec![Diagnostic::new(
+                    file,
+                    text,
+                    r.span.start..r.span.start + r.name.len(),
+                    message,
+                )],
+                text: text.to_string(),
+            }
+        };
         if space
             .counts
             .iter()
             .flatten()
             .any(|c| c.bits() > MAX_COUNT_BITS)
         {
-            let r = &space.g.rules[space.g.start];
-            return Err(Diagnostics {
-                items: vec![Diagnostic::new(
-                    file,
-                    text,
-                    r.span.start..r.span.start + r.name.len(),
-                    format!(
-                        "the space is too large to count: more than 2^{MAX_COUNT_BITS} (about 10^19728) architectures; expected a smaller @max_depth or fewer repetitions"
-                    ),
-                )],
-                text: text.to_string(),
-            });
+            return Err(at_start(format!(
+                "the space is too large to count: more than 2^{MAX_COUNT_BITS} (about 10^19728) architectures; expected a smaller @max_depth or fewer repetitions"
+            )));
         }
         if space.counts[space.g.start][0].is_zero() {
             let depth = space.g.max_depth.unwrap_or(0);
-            let r = &space.g.rules[space.g.start];
-            return Err(Diagnostics {
-                items: vec![Diagnostic::new(
-                    file,
-                    text,
-                    r.span.start..r.span.start + r.name.len(),
-                    format!("no architecture of '{}' fits within @max_depth {depth}; expected a larger depth limit", r.name),
-                )],
-                text: text.to_string(),
-            });
+            let name = &space.g.rules[space.g.start].name;
+            return Err(at_start(format!(
+                "no architecture of '{name}' fits within @max_depth {depth}; expected a larger depth limit"
+            )));
         }
         Ok(space)
     }

@@ -147,14 +147,3 @@ pub fn now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
-
-/// Opens the store a study location names: a file path (SQLite).
-pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-        return Err(StoreError::Open {
-            path: location.to_string(),
-            message: "PostgreSQL stores are not available in this version; give a file path for an SQLite study".into(),
-        });
-    }
-    Ok(Box::new(SqliteStore::open(std::path::Path::new(location))?))
-}
