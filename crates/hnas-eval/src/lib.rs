@@ -65,6 +65,11 @@ pub trait Evaluator: Send + Sync {
         "evaluations"
     }
 
+    /// The fidelities it offers besides its default, lowest first (empty: one fidelity).
+    fn fidelities(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
     /// The best value of `metric` over every candidate, where the evaluator knows it
     /// (tabular benchmarks): the reference for regret.
     fn optimum(&self, _metric: &str, _maximize: bool) -> Option<f64> {

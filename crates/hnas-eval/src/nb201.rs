@@ -51,13 +51,17 @@ pub fn nb201_table_path() -> Result<PathBuf, EvalError> {
 /// The NAS-Bench-201 evaluator for one dataset.
 ///
 /// Metrics: `valid_12` and `test_12` (accuracy, %, after the 12-epoch schedule), `test_200`
-/// (test accuracy after 200 epochs), and the hardware columns (`latency_ms_pi5_onnx`, ...).
+/// (test accuracy after 200 epochs), `accuracy` (the accuracy a search sees at the fidelity
+/// asked for: see below), and the hardware columns (`latency_ms_pi5_onnx`, ...).
 /// NAS-Bench-201's protocol searches on `valid_12` and reports `test_200` beside it.
 ///
 /// Fidelities (epochs): 12 gives `valid_12`, `test_12` and the hardware columns at a cost of
-/// 12 epochs; 200 gives `test_200` (the table has no 200-epoch validation column) and the
-/// hardware columns at a cost of 200. The default gives every metric at a cost of 12: the
-/// search pays for the 12-epoch result, and the 200-epoch one is recorded for reporting.
+/// 12 epochs, with `accuracy` = `valid_12`; 200 gives `test_200` and the hardware columns at
+/// a cost of 200, with `accuracy` = `test_200` (the table has no 200-epoch validation
+/// column, so at 200 epochs the search sees test accuracy: a simplification of the
+/// benchmark, not a protocol to copy). The default gives every metric at a cost of 12, with
+/// `accuracy` = `valid_12`: the search pays for the 12-epoch result, and the 200-epoch one
+/// is recorded for reporting. A multi-fidelity search optimizes `accuracy`.
 pub fn nb201(dataset: &str) -> Result<Tabular, EvalError> {
     let prefix = NB201_DATASETS
         .iter()
@@ -98,17 +102,22 @@ pub fn nb201(dataset: &str) -> Result<Tabular, EvalError> {
     t.views = vec![
         View {
             fidelity: None,
-            metrics: named(&[("valid_12", &v12), ("test_12", &t12), ("test_200", &t200)]),
+            metrics: named(&[
+                ("valid_12", &v12),
+                ("test_12", &t12),
+                ("test_200", &t200),
+                ("accuracy", &v12),
+            ]),
             cost: 12.0,
         },
         View {
             fidelity: Some(12.0),
-            metrics: named(&[("valid_12", &v12), ("test_12", &t12)]),
+            metrics: named(&[("valid_12", &v12), ("test_12", &t12), ("accuracy", &v12)]),
             cost: 12.0,
         },
         View {
             fidelity: Some(200.0),
-            metrics: named(&[("test_200", &t200)]),
+            metrics: named(&[("test_200", &t200), ("accuracy", &t200)]),
             cost: 200.0,
         },
     ];

@@ -248,6 +248,12 @@ impl Evaluator for Tabular {
         &self.cost_unit
     }
 
+    fn fidelities(&self) -> Vec<f64> {
+        let mut f: Vec<f64> = self.views.iter().filter_map(|v| v.fidelity).collect();
+        f.sort_by(f64::total_cmp);
+        f
+    }
+
     fn optimum(&self, metric: &str, maximize: bool) -> Option<f64> {
         let (_, col) = self
             .views

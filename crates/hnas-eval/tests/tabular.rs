@@ -45,6 +45,11 @@ fn nb201_presets_read_the_table_with_their_fidelities() {
     assert!(m12.contains_key("valid_12") && !m12.contains_key("test_200"));
     let m200 = e.evaluate(&space, &best, Some(200.0)).unwrap();
     assert!(m200.contains_key("test_200") && !m200.contains_key("valid_12"));
+    // `accuracy` is what a multi-fidelity search sees: valid_12 at 12 epochs, test_200 at 200.
+    assert_eq!(m["accuracy"], m["valid_12"]);
+    assert_eq!(m12["accuracy"], m12["valid_12"]);
+    assert_eq!(m200["accuracy"], 94.3733);
+    assert_eq!(e.fidelities(), vec![12.0, 200.0]);
     assert_eq!(e.cost(Some(200.0)), 200.0);
     let err = e.evaluate(&space, &best, Some(50.0)).unwrap_err();
     assert_eq!(

@@ -2,7 +2,7 @@
 //! small neural predictors, independent Thompson sampling, candidates by mutation.
 
 use crate::FastSet as HashSet;
-use crate::{Outcome, Strategy};
+use crate::{Ask, Outcome, Strategy};
 use hnas_space::{Candidate, SampleMode, Space};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -299,11 +299,11 @@ impl Strategy for Bananas {
         "bananas"
     }
 
-    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         if self.ys.len() < self.cfg.startup {
             let c = self.space.sample(rng, SampleMode::Uniform);
             self.known.insert(c.clone());
-            return Some(c);
+            return Some(Ask::new(c));
         }
         self.fit();
         let mut order: Vec<usize> = (0..self.ys.len()).collect();
@@ -323,7 +323,7 @@ impl Strategy for Bananas {
             if !near.is_empty() {
                 let c = self.best_of(near, rng);
                 self.known.insert(c.clone());
-                return Some(c);
+                return Some(Ask::new(c));
             }
         }
         let mut pool: Vec<Candidate> = Vec::with_capacity(self.cfg.pool + self.cfg.random);
@@ -350,11 +350,11 @@ impl Strategy for Bananas {
             }
         }
         if pool.is_empty() {
-            return Some(self.space.sample(rng, SampleMode::Uniform));
+            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
         }
         let c = self.best_of(pool, rng);
         self.known.insert(c.clone());
-        Some(c)
+        Some(Ask::new(c))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {

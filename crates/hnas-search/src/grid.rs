@@ -1,7 +1,7 @@
 //! Grid search: the space's candidates in enumeration (rank) order.
 
-use crate::{Error, Outcome, Strategy};
-use hnas_space::{BigUint, Candidate, Space};
+use crate::{Ask, Error, Outcome, Strategy};
+use hnas_space::{BigUint, Space};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
@@ -27,10 +27,10 @@ impl Strategy for Grid {
     fn name(&self) -> &'static str {
         "grid"
     }
-    fn ask(&mut self, _trial: u64, _rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+    fn ask(&mut self, _trial: u64, _rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         let c = self.space.unrank(&self.next).ok()?;
         self.next += 1u8;
-        Some(c)
+        Some(Ask::new(c))
     }
     fn tell(&mut self, _outcome: &Outcome<'_>) {}
 }

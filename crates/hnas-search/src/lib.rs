@@ -17,18 +17,23 @@
 //! let space = Arc::new(Space::parse("s.hnas", "net = mlp(width = int(1, 50))").unwrap());
 //! let mut rea = build(&StrategySpec::parse("rea:population=5,sample=2").unwrap(), space.clone()).unwrap();
 //! for n in 0..40 {
-//!     let c = rea.ask(n, &mut trial_rng(0, n), 0).unwrap();
+//!     let c = rea.ask(n, &mut trial_rng(0, n), 0).unwrap().candidate;
 //!     let width = space.to_json(&c)["root"]["args"]["width"].as_f64().unwrap();
 //!     let metrics = Default::default();
-//!     rea.tell(&Outcome { trial: n, candidate: &c, score: Some(width), metrics: &metrics });
+//!     rea.tell(&Outcome {
+//!         trial: n, candidate: &c, score: Some(width), metrics: &metrics,
+//!         objectives: &[width], violation: 0.0, fidelity: None,
+//!     });
 //! }
 //! ```
 
 mod bananas;
+mod fidelity;
 mod grid;
 mod local;
 mod mapelites;
 mod mcts;
+mod nsga2;
 pub mod pareto;
 mod qlearn;
 mod random;
@@ -37,14 +42,16 @@ mod spec;
 mod tpe;
 
 pub use bananas::{Acquisition, Bananas, BananasConfig};
+pub use fidelity::{Schedule, Scheduler};
 pub use grid::Grid;
 pub use local::LocalSearch;
 pub use mapelites::{Archive, Descriptor, MapElites, Source};
 pub use mcts::Mcts;
+pub use nsga2::Nsga2;
 pub use qlearn::QLearningEvolution;
 pub use random::RandomSearch;
 pub use rea::RegularizedEvolution;
-pub use spec::{build, StrategySpec, STRATEGIES};
+pub use spec::{build, build_in, Context, StrategySpec, MULTI_OBJECTIVE, STRATEGIES};
 pub use tpe::Tpe;
 
 use hnas_space::Candidate;
@@ -65,6 +72,33 @@ pub struct Outcome<'a> {
     /// Every metric the evaluation returned (empty for a failure); behaviour descriptors
     /// (MAP-Elites) are read from here.
     pub metrics: &'a Metrics,
+    /// Every objective of a study with several, each oriented so that higher is better
+    /// (empty for a failure). A single-objective study gives just the score.
+    pub objectives: &'a [f64],
+    /// How far the trial breaks the study's constraints (0 when it meets them all). An
+    /// infeasible trial has `score == None`: to a single-objective strategy it looks failed;
+    /// NSGA-II ranks it by this.
+    pub violation: f64,
+    /// The fidelity the trial was evaluated at (`None`: the evaluator's default).
+    pub fidelity: Option<f64>,
+}
+
+/// What a strategy proposes: a candidate, and the fidelity to evaluate it at (multi-fidelity
+/// schedulers choose it; every other strategy leaves it to the study).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ask {
+    pub candidate: Candidate,
+    pub fidelity: Option<f64>,
+}
+
+impl Ask {
+    /// A candidate at the study's fidelity.
+    pub fn new(candidate: Candidate) -> Self {
+        Ask {
+            candidate,
+            fidelity: None,
+        }
+    }
 }
 
 /// A multiplicative hasher for in-process sets of candidates (SipHash's resistance to
@@ -132,7 +166,7 @@ pub trait Strategy: Send {
     /// Proposes the candidate of trial `trial`, drawing randomness only from `rng`.
     /// `pending` is the number of trials asked but not yet told. `None` means the strategy
     /// has nothing left to propose (an exhausted grid).
-    fn ask(&mut self, trial: u64, rng: &mut ChaCha8Rng, pending: usize) -> Option<Candidate>;
+    fn ask(&mut self, trial: u64, rng: &mut ChaCha8Rng, pending: usize) -> Option<Ask>;
 
     /// Learns the outcome of a trial it was asked for.
     fn tell(&mut self, outcome: &Outcome<'_>);
@@ -165,6 +199,8 @@ pub enum Error {
     },
     #[error("malformed strategy '{0}'; expected NAME or NAME:key=value,key=value")]
     Malformed(String),
+    #[error("strategy '{0}' optimizes one objective; with several use nsga2, random or grid, or combine them into one (e.g. the MnasNet reward mnas:ACC,LAT,TARGET)")]
+    SingleObjective(String),
     #[error("strategy '{0}' needs a finite space, but this one has continuous parameters")]
     NeedsFinite(String),
 }
@@ -196,7 +232,7 @@ pub(crate) mod testing {
         let mut best = f64::NEG_INFINITY;
         let mut asked = Vec::new();
         for n in 0..budget {
-            let Some(c) = s.ask(n, &mut trial_rng(seed, n), 0) else {
+            let Some(Ask { candidate: c, .. }) = s.ask(n, &mut trial_rng(seed, n), 0) else {
                 break;
             };
             let sc = score(space, &c);
@@ -207,6 +243,9 @@ pub(crate) mod testing {
                 candidate: &c,
                 score: Some(sc),
                 metrics: &crate::Metrics::new(),
+                objectives: &[sc],
+                violation: 0.0,
+                fidelity: None,
             });
         }
         (best, asked)

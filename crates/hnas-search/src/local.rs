@@ -1,7 +1,7 @@
 //! Local search with best improvement and random restarts (White et al., "Local search is
 //! state of the art for NAS benchmarks", UAI 2021).
 
-use crate::{Outcome, Strategy};
+use crate::{Ask, Outcome, Strategy};
 use hnas_space::{Candidate, SampleMode, Space};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -74,7 +74,7 @@ impl Strategy for LocalSearch {
         "ls"
     }
 
-    fn ask(&mut self, trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+    fn ask(&mut self, trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         loop {
             if self.needs_expand {
                 self.expand(rng);
@@ -94,13 +94,13 @@ impl Strategy for LocalSearch {
         }
         if self.current.is_none() && self.starting.is_none() {
             self.starting = Some(trial);
-            return Some(self.space.sample(rng, SampleMode::Uniform));
+            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
         }
         if let Some(c) = self.queue.pop_front() {
             self.outstanding.insert(trial, c.clone());
-            return Some(c);
+            return Some(Ask::new(c));
         }
-        Some(self.space.sample(rng, SampleMode::Uniform))
+        Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {
@@ -154,7 +154,10 @@ mod tests {
             let mut s = LocalSearch::new(space.clone());
             let mut asked = Vec::new();
             for n in 0..200u64 {
-                let c = s.ask(n, &mut crate::trial_rng(seed, n), 0).unwrap();
+                let c = s
+                    .ask(n, &mut crate::trial_rng(seed, n), 0)
+                    .unwrap()
+                    .candidate;
                 let score = (n % 7 != 0).then(|| score(&space, &c));
                 asked.push(space.print(&c));
                 s.tell(&Outcome {
@@ -162,6 +165,9 @@ mod tests {
                     candidate: &c,
                     score,
                     metrics: &crate::Metrics::new(),
+                    objectives: &[],
+                    violation: 0.0,
+                    fidelity: None,
                 });
             }
             asked

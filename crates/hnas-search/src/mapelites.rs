@@ -1,6 +1,6 @@
 //! MAP-Elites (Mouret & Clune, 2015): one elite per cell of a behaviour grid.
 
-use crate::{Error, Outcome, Strategy};
+use crate::{Ask, Error, Outcome, Strategy};
 use hnas_space::{Candidate, SampleMode, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -198,15 +198,15 @@ impl Strategy for MapElites {
         "mapelites"
     }
 
-    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         self.asked += 1;
         if self.asked <= self.init || self.archive.elites.is_empty() {
-            return Some(self.space.sample(rng, SampleMode::Uniform));
+            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
         }
         let i = rng.random_range(0..self.archive.elites.len());
         let (_, (_, line, _)) = self.archive.elites.iter().nth(i)?;
         let parent = self.candidates.get(line)?;
-        Some(self.space.mutate(parent, rng))
+        Some(Ask::new(self.space.mutate(parent, rng)))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {

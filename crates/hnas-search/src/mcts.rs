@@ -1,7 +1,7 @@
 //! Monte Carlo tree search over the grammar's decisions (UCT; Negrinho & Gordon,
 //! "DeepArchitect", 2017).
 
-use crate::{Outcome, Strategy};
+use crate::{Ask, Outcome, Strategy};
 use hnas_space::{Candidate, Point, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -144,7 +144,7 @@ impl Strategy for Mcts {
         "mcts"
     }
 
-    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         let mut drawn = self.draw(rng);
         for _ in 0..15 {
             if !self.known.contains(&drawn.0) {
@@ -161,7 +161,7 @@ impl Strategy for Mcts {
             }
         }
         self.known.insert(cand.clone());
-        Some(cand)
+        Some(Ask::new(cand))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {

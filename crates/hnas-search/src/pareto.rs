@@ -19,14 +19,32 @@ pub fn dominates(a: &[f64], b: &[f64]) -> bool {
 /// The front of every point: 0 for the non-dominated ones, 1 for those dominated only by
 /// front 0, and so on (NSGA-II's fast non-dominated sort, O(M N²)).
 pub fn non_dominated_ranks(points: &[Vec<f64>]) -> Vec<usize> {
-    let n = points.len();
+    ranks_by(points.len(), |i, j| dominates(&points[i], &points[j]))
+}
+
+/// Non-dominated ranks under constrained dominance (Deb et al. 2002): a feasible point
+/// (violation 0) dominates every infeasible one, of two infeasible points the smaller
+/// violation dominates, and feasible points compare by Pareto dominance.
+pub fn constrained_ranks(points: &[Vec<f64>], violations: &[f64]) -> Vec<usize> {
+    ranks_by(points.len(), |i, j| {
+        match (violations[i] > 0.0, violations[j] > 0.0) {
+            (false, true) => true,
+            (true, false) => false,
+            (true, true) => violations[i] < violations[j],
+            (false, false) => dominates(&points[i], &points[j]),
+        }
+    })
+}
+
+/// Ranks by successive fronts of a dominance relation.
+fn ranks_by(n: usize, dominates: impl Fn(usize, usize) -> bool) -> Vec<usize> {
     let mut dominated_by = vec![0usize; n];
     let mut dominates_list: Vec<Vec<usize>> = vec![Vec::new(); n];
     for i in 0..n {
         for j in 0..n {
-            if i != j && dominates(&points[i], &points[j]) {
+            if i != j && dominates(i, j) {
                 dominates_list[i].push(j);
-            } else if i != j && dominates(&points[j], &points[i]) {
+            } else if i != j && dominates(j, i) {
                 dominated_by[i] += 1;
             }
         }

@@ -1,7 +1,7 @@
 //! Regularized evolution with mutation chosen by Q-learning (HHNAS-AM: hierarchical NAS with
 //! adaptive mutation).
 
-use crate::{Outcome, Strategy};
+use crate::{Ask, Outcome, Strategy};
 use hnas_space::{Candidate, SampleMode, SiteKind, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -93,16 +93,16 @@ impl Strategy for QLearningEvolution {
         "qlearn"
     }
 
-    fn ask(&mut self, trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+    fn ask(&mut self, trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         self.asked += 1;
         if self.asked <= self.population as u64 || self.members.is_empty() {
-            return Some(self.space.sample(rng, SampleMode::Uniform));
+            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
         }
         let best = crate::rea::tournament(&self.members, self.sample, rng);
         let (parent, parent_score) = self.members[best].clone();
         let sites = self.space.mutation_sites(&parent);
         if sites.is_empty() {
-            return Some(parent);
+            return Some(Ask::new(parent));
         }
         let mut actions: Vec<Action> = sites.iter().map(|s| action_of(s.kind, s.depth)).collect();
         actions.sort_unstable();
@@ -129,7 +129,7 @@ impl Strategy for QLearningEvolution {
             .mutate_at(&parent, site, SampleMode::Uniform, rng);
         self.pending
             .insert(trial, (self.state, action, parent_score));
-        Some(child)
+        Some(Ask::new(child))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {

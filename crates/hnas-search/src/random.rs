@@ -1,7 +1,7 @@
 //! Random search: every trial an independent uniform draw from the space.
 
-use crate::{Outcome, Strategy};
-use hnas_space::{Candidate, SampleMode, Space};
+use crate::{Ask, Outcome, Strategy};
+use hnas_space::{SampleMode, Space};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
@@ -20,8 +20,8 @@ impl Strategy for RandomSearch {
     fn name(&self) -> &'static str {
         "random"
     }
-    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
-        Some(self.space.sample(rng, SampleMode::Uniform))
+    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
+        Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)))
     }
     fn tell(&mut self, _outcome: &Outcome<'_>) {}
 }

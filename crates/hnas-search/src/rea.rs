@@ -1,6 +1,6 @@
 //! Regularized (aging) evolution (Real et al., AAAI 2019).
 
-use crate::{Outcome, Strategy};
+use crate::{Ask, Outcome, Strategy};
 use hnas_space::{Candidate, SampleMode, Space};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -54,13 +54,13 @@ impl Strategy for RegularizedEvolution {
         "rea"
     }
 
-    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         self.asked += 1;
         if self.asked <= self.population as u64 || self.members.is_empty() {
-            return Some(self.space.sample(rng, SampleMode::Uniform));
+            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
         }
         let best = tournament(&self.members, self.sample, rng);
-        Some(self.space.mutate(&self.members[best].0, rng))
+        Some(Ask::new(self.space.mutate(&self.members[best].0, rng)))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {
@@ -123,13 +123,16 @@ mod tests {
         let space = synthetic();
         let mut s = RegularizedEvolution::new(space.clone(), 4, 2);
         for n in 0..50u64 {
-            let c = s.ask(n, &mut crate::trial_rng(1, n), 0).unwrap();
+            let c = s.ask(n, &mut crate::trial_rng(1, n), 0).unwrap().candidate;
             let score = (n % 3 != 0).then(|| score(&space, &c));
             s.tell(&Outcome {
                 trial: n,
                 candidate: &c,
                 score,
                 metrics: &crate::Metrics::new(),
+                objectives: &[],
+                violation: 0.0,
+                fidelity: None,
             });
             assert!(s.members.len() <= 4);
         }

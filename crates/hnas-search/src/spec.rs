@@ -2,7 +2,8 @@
 
 use crate::{
     Acquisition, Bananas, BananasConfig, Descriptor, Error, Grid, LocalSearch, MapElites, Mcts,
-    QLearningEvolution, RandomSearch, RegularizedEvolution, Strategy, Tpe,
+    Nsga2, QLearningEvolution, RandomSearch, RegularizedEvolution, Schedule, Scheduler, Strategy,
+    Tpe,
 };
 use hnas_space::Space;
 use std::collections::BTreeMap;
@@ -19,7 +20,33 @@ pub const STRATEGIES: &[&str] = &[
     "bananas",
     "qlearn",
     "mapelites",
+    "nsga2",
+    "sh",
+    "hyperband",
+    "asha",
+    "bohb",
 ];
+
+/// Strategies that handle several objectives (the others optimize one score).
+pub const MULTI_OBJECTIVE: &[&str] = &["random", "grid", "nsga2"];
+
+/// What a strategy may need to know about the study beyond its space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    /// The evaluator's fidelities, lowest first (the rungs of multi-fidelity schedulers).
+    pub fidelities: Vec<f64>,
+    /// How many objectives the study has.
+    pub objectives: usize,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            fidelities: Vec::new(),
+            objectives: 1,
+        }
+    }
+}
 
 /// A strategy name with its parameters.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -126,8 +153,23 @@ impl std::fmt::Display for StrategySpec {
     }
 }
 
-/// Builds the strategy a spec names.
+/// Builds the strategy a spec names, for a single-objective study at one fidelity.
 pub fn build(spec: &StrategySpec, space: Arc<Space>) -> Result<Box<dyn Strategy>, Error> {
+    build_in(spec, space, &Context::default())
+}
+
+/// Builds the strategy a spec names for a study described by `ctx`.
+pub fn build_in(
+    spec: &StrategySpec,
+    space: Arc<Space>,
+    ctx: &Context,
+) -> Result<Box<dyn Strategy>, Error> {
+    if ctx.objectives > 1 && !MULTI_OBJECTIVE.contains(&spec.name.as_str()) {
+        if !STRATEGIES.contains(&spec.name.as_str()) {
+            return Err(Error::Unknown(spec.name.clone()));
+        }
+        return Err(Error::SingleObjective(spec.name.clone()));
+    }
     Ok(match spec.name.as_str() {
         "random" => {
             spec.check_params(&[])?;
@@ -257,8 +299,79 @@ pub fn build(spec: &StrategySpec, space: Arc<Space>) -> Result<Box<dyn Strategy>
                 spec.usize_param("init", 20)?,
             ))
         }
+        "nsga2" => {
+            spec.check_params(&["population", "crossover"])?;
+            Box::new(Nsga2::new(
+                space,
+                spec.usize_param("population", 40)?,
+                spec.f64_param(
+                    "crossover",
+                    0.3,
+                    |x| (0.0..=1.0).contains(&x),
+                    "a probability between 0 and 1",
+                )?,
+            ))
+        }
+        "sh" | "hyperband" | "asha" | "bohb" => {
+            spec.check_params(&["rungs", "eta", "n", "sampler"])?;
+            let (name, schedule, sampler): (&'static str, _, _) = match spec.name.as_str() {
+                "sh" => ("sh", Schedule::SuccessiveHalving, "random"),
+                "hyperband" => ("hyperband", Schedule::Hyperband, "random"),
+                "asha" => ("asha", Schedule::Asha, "random"),
+                _ => ("bohb", Schedule::Hyperband, "tpe"),
+            };
+            let rungs = match spec.params.get("rungs") {
+                Some(v) => parse_rungs(v)?,
+                None => ctx.fidelities.clone(),
+            };
+            if rungs.len() < 2 {
+                return Err(Error::BadParam {
+                    param: "rungs".into(),
+                    value: spec.params.get("rungs").cloned().unwrap_or_default(),
+                    why: format!(
+                        "'{name}' needs two fidelities at least, lowest first, as in rungs=12/200 (the evaluator offers {})",
+                        if ctx.fidelities.is_empty() {
+                            "none".to_string()
+                        } else {
+                            ctx.fidelities.iter().map(f64::to_string).collect::<Vec<_>>().join(", ")
+                        }
+                    ),
+                });
+            }
+            let eta = spec.f64_param("eta", 3.0, |x| x > 1.0, "a number above 1")?;
+            let first = spec.usize_param("n", eta.powi(rungs.len() as i32 - 1).ceil() as usize)?;
+            let sampler = spec.params.get("sampler").map_or(sampler, String::as_str);
+            if ["sh", "hyperband", "asha", "bohb", "nsga2"].contains(&sampler) {
+                return Err(Error::BadParam {
+                    param: "sampler".into(),
+                    value: sampler.into(),
+                    why: "expected a single-fidelity strategy (random, rea, tpe, bananas, ...)"
+                        .into(),
+                });
+            }
+            let base = build_in(&StrategySpec::parse(sampler)?, space, &Context::default())?;
+            Box::new(Scheduler::new(name, schedule, rungs, eta, first, base))
+        }
         other => return Err(Error::Unknown(other.into())),
     })
+}
+
+/// `12/200` or `1/3/9`: increasing positive fidelities.
+fn parse_rungs(v: &str) -> Result<Vec<f64>, Error> {
+    let bad = |why: &str| Error::BadParam {
+        param: "rungs".into(),
+        value: v.into(),
+        why: why.into(),
+    };
+    let rungs: Vec<f64> = v
+        .split('/')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("expected fidelities separated by '/', as in 12/200"))?;
+    if rungs.iter().any(|x| !x.is_finite() || *x <= 0.0) || rungs.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(bad("expected positive fidelities in increasing order"));
+    }
+    Ok(rungs)
 }
 
 #[cfg(test)]
@@ -279,7 +392,7 @@ mod tests {
         };
         assert_eq!(
             err("bogus"),
-            "unknown strategy 'bogus'; expected one of: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites"
+            "unknown strategy 'bogus'; expected one of: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites, nsga2, sh, hyperband, asha, bohb"
         );
         assert_eq!(
             err("rea:pop=3"),
@@ -288,5 +401,30 @@ mod tests {
         assert!(err("rea:population=0").contains("expected a positive whole number"));
         assert!(err("rea:population=5,sample=9").contains("cannot be larger than the population"));
         assert!(StrategySpec::parse("rea:population").is_err());
+        assert!(err("asha").contains("needs two fidelities at least"));
+        assert!(err("asha:rungs=200/12").contains("increasing order"));
+        assert!(err("asha:rungs=12/x").contains("separated by '/'"));
+        assert!(err("bohb:rungs=1/3,sampler=asha").contains("single-fidelity strategy"));
+        assert!(build(
+            &StrategySpec::parse("bohb:rungs=1/3/9,eta=3").unwrap(),
+            space.clone()
+        )
+        .is_ok());
+        let two = Context {
+            fidelities: vec![12.0, 200.0],
+            objectives: 2,
+        };
+        let in_two = |t: &str| build_in(&StrategySpec::parse(t).unwrap(), space.clone(), &two);
+        assert!(in_two("nsga2").is_ok());
+        assert!(in_two("random").is_ok());
+        assert_eq!(
+            in_two("rea").err().unwrap().to_string(),
+            "strategy 'rea' optimizes one objective; with several use nsga2, random or grid, or combine them into one (e.g. the MnasNet reward mnas:ACC,LAT,TARGET)"
+        );
+        let one = Context {
+            fidelities: vec![12.0, 200.0],
+            objectives: 1,
+        };
+        assert!(build_in(&StrategySpec::parse("asha").unwrap(), space.clone(), &one).is_ok());
     }
 }

@@ -1,6 +1,6 @@
 //! Tree-structured Parzen estimator over grammar decisions (Bergstra et al., NeurIPS 2011).
 
-use crate::{Outcome, Strategy};
+use crate::{Ask, Outcome, Strategy};
 use hnas_space::{Candidate, Decision, Point, SampleMode, Space};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, HashSet};
@@ -69,9 +69,9 @@ impl Strategy for Tpe {
         "tpe"
     }
 
-    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Candidate> {
+    fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         if self.obs.len() < self.startup {
-            return Some(self.space.sample(rng, SampleMode::Uniform));
+            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
         }
         let mut order: Vec<usize> = (0..self.obs.len()).collect();
         order.sort_by(|&a, &b| self.obs[b].1.total_cmp(&self.obs[a].1).then(a.cmp(&b)));
@@ -109,7 +109,7 @@ impl Strategy for Tpe {
         }
         let cand = best.map(|b| b.2)?;
         self.known.insert(cand.clone());
-        Some(cand)
+        Some(Ask::new(cand))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {

@@ -13,9 +13,9 @@ mod settings;
 mod study;
 
 pub use bench::{run_benchmark, BenchConfig, BenchResult, StrategyCurves};
-pub use objective::Objective;
+pub use objective::{Constraint, Objective, MNAS_W};
 pub use settings::{Dedup, Settings};
-pub use study::{Event, Study, Summary};
+pub use study::{Event, Goals, Study, Summary};
 
 /// Why a study cannot go on.
 #[derive(Debug, thiserror::Error)]

@@ -40,21 +40,44 @@ pub struct Settings {
     pub space: String,
     pub strategy: String,
     pub evaluator: String,
-    pub objective: String,
+    /// `max:M`, `min:M` or `mnas:...` each; several make a multi-objective study. (Studies
+    /// written before several objectives existed store one string under `objective`.)
+    #[serde(alias = "objective", deserialize_with = "one_or_many")]
+    pub objectives: Vec<String>,
+    /// `METRIC <= BOUND` / `METRIC >= BOUND`: a trial breaking one is infeasible.
+    #[serde(default)]
+    pub constraints: Vec<String>,
     /// Extra metrics shown beside the objective (e.g. `test_200`).
     #[serde(default)]
     pub report: Vec<String>,
     pub seed: u64,
     /// Number of counted trials.
     pub budget: u64,
+    /// A limit on the summed cost of the trials, in the evaluator's unit (e.g. epochs); the
+    /// study stops at whichever of `budget` and `max_cost` comes first.
+    #[serde(default)]
+    pub max_cost: Option<f64>,
     #[serde(default)]
     pub fidelity: Option<f64>,
     #[serde(default)]
     pub dedup: Dedup,
 }
 
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
 impl Settings {
-    /// Fields that differ between stored settings and these, ignoring budget and report.
+    /// Fields that differ between stored settings and these, ignoring the budgets and report.
     pub fn differences(&self, stored: &Settings) -> Vec<String> {
         let mut out = Vec::new();
         let mut check = |name: &str, a: String, b: String| {
@@ -69,9 +92,14 @@ impl Settings {
             stored.evaluator.clone(),
         );
         check(
-            "objective",
-            self.objective.clone(),
-            stored.objective.clone(),
+            "objectives",
+            self.objectives.join(" "),
+            stored.objectives.join(" "),
+        );
+        check(
+            "constraints",
+            self.constraints.join("; "),
+            stored.constraints.join("; "),
         );
         check("seed", self.seed.to_string(), stored.seed.to_string());
         check(

@@ -1,8 +1,8 @@
 //! The study driver.
 
-use crate::{Dedup, Error, Objective, Settings};
+use crate::{Constraint, Dedup, Error, Objective, Settings};
 use hnas_eval::{EvalError, Evaluator, Metrics};
-use hnas_search::{build, trial_rng, Outcome, Strategy, StrategySpec};
+use hnas_search::{build_in, trial_rng, Ask, Context, Outcome, Strategy, StrategySpec};
 use hnas_space::{Candidate, Space};
 use hnas_store::{now, Store, StudyRecord, TrialRecord, TrialState};
 use std::collections::HashMap;
@@ -43,14 +43,13 @@ pub struct Summary {
 pub struct Study {
     settings: Settings,
     space: Arc<Space>,
-    objective: Objective,
+    goals: Goals,
     evaluator: Arc<dyn Evaluator>,
     strategy: Box<dyn Strategy>,
     store: Box<dyn Store>,
     trials: Vec<TrialRecord>,
-    /// Canonical hash -> first finished trial with that hash.
-    /// Canonical hash (as a number: no string kept twice) -> first finished trial.
-    seen: HashMap<u64, usize>,
+    /// (Canonical hash as a number, fidelity) -> first finished trial with them.
+    seen: HashMap<(u64, Option<u64>), usize>,
     seq: u64,
     /// Index of the best complete trial.
     best: Option<usize>,
@@ -58,14 +57,109 @@ pub struct Study {
     eval_seconds: f64,
     /// Trials that count toward the budget (kept, not recounted: the loop checks it per trial).
     counted: u64,
+    /// Summed cost of the trials.
+    spent: f64,
 }
 
-fn value_of(objective: &Objective, t: &TrialRecord) -> Option<f64> {
-    (t.state == TrialState::Complete)
-        .then_some(t.value)
+/// A study's objectives and constraints, parsed.
+#[derive(Debug, Clone)]
+pub struct Goals {
+    pub objectives: Vec<Objective>,
+    pub constraints: Vec<Constraint>,
+}
+
+impl Goals {
+    pub fn parse(settings: &Settings) -> Result<Goals, Error> {
+        if settings.objectives.is_empty() {
+            return Err(Error::Settings("the study names no objective".into()));
+        }
+        Ok(Goals {
+            objectives: settings
+                .objectives
+                .iter()
+                .map(|o| Objective::parse(o))
+                .collect::<Result<_, _>>()?,
+            constraints: settings
+                .constraints
+                .iter()
+                .map(|c| Constraint::parse(c))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The first objective: the one leaderboards sort by.
+    pub fn primary(&self) -> &Objective {
+        &self.objectives[0]
+    }
+
+    /// How far a complete trial breaks the constraints (0: feasible).
+    pub fn violation(&self, t: &TrialRecord) -> f64 {
+        self.violation_of(&t.metrics)
+    }
+
+    /// How far metrics break the constraints (0: feasible).
+    pub fn violation_of(&self, m: &Metrics) -> f64 {
+        self.constraints.iter().map(|c| c.violation(m)).sum()
+    }
+
+    /// Every objective of a complete trial, oriented so that higher is better.
+    pub fn vector(&self, t: &TrialRecord) -> Option<Vec<f64>> {
+        if t.state != TrialState::Complete {
+            return None;
+        }
+        self.vector_of(&t.metrics)
+    }
+
+    /// Every objective's value for metrics, oriented so that higher is better.
+    pub fn vector_of(&self, m: &Metrics) -> Option<Vec<f64>> {
+        self.objectives
+            .iter()
+            .map(|o| o.value(m).filter(|v| v.is_finite()).map(|v| o.score(v)))
+            .collect()
+    }
+
+    /// The primary objective's score (higher is better) of a complete, feasible trial.
+    pub fn score(&self, t: &TrialRecord) -> Option<f64> {
+        (t.state == TrialState::Complete && self.violation(t) == 0.0)
+            .then_some(t.value)
+            .flatten()
+            .filter(|v| v.is_finite())
+            .map(|v| self.primary().score(v))
+    }
+
+    /// The non-dominated trials among complete, feasible, first-of-their-network ones at
+    /// the highest fidelity present, in trial order.
+    pub fn pareto_front<'a>(&self, trials: &'a [TrialRecord]) -> Vec<&'a TrialRecord> {
+        let top = top_fidelity(trials);
+        let mut seen = std::collections::HashSet::new();
+        let pool: Vec<(&TrialRecord, Vec<f64>)> = trials
+            .iter()
+            .filter(|t| t.duplicate_of.is_none() && t.fidelity == top && self.violation(t) == 0.0)
+            .filter_map(|t| self.vector(t).map(|v| (t, v)))
+            .filter(|(t, _)| seen.insert(t.canonical_hash.clone()))
+            .collect();
+        let points: Vec<Vec<f64>> = pool.iter().map(|p| p.1.clone()).collect();
+        let ranks = hnas_search::pareto::non_dominated_ranks(&points);
+        pool.into_iter()
+            .zip(ranks)
+            .filter(|(_, r)| *r == 0)
+            .map(|(p, _)| p.0)
+            .collect()
+    }
+}
+
+/// The highest fidelity among complete trials (`None`, the default, ranks lowest).
+fn top_fidelity(trials: &[TrialRecord]) -> Option<f64> {
+    trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .map(|t| t.fidelity)
+        .max_by(|a, b| fidelity_rank(*a).total_cmp(&fidelity_rank(*b)))
         .flatten()
-        .filter(|v| v.is_finite())
-        .map(|v| objective.score(v))
+}
+
+fn fidelity_rank(f: Option<f64>) -> f64 {
+    f.unwrap_or(f64::NEG_INFINITY)
 }
 
 impl Study {
@@ -78,10 +172,16 @@ impl Study {
         let space = Space::parse(&settings.space_file, &settings.space)
             .map_err(|d| Error::Space(d.render()))?;
         let space = Arc::new(space);
-        let objective = Objective::parse(&settings.objective)?;
+        let goals = Goals::parse(&settings)?;
         let offered = evaluator.metrics();
-        for m in std::iter::once(&objective.metric).chain(settings.report.iter()) {
-            if !offered.contains(m) {
+        let needed = goals
+            .objectives
+            .iter()
+            .flat_map(|o| o.metrics())
+            .chain(goals.constraints.iter().map(|c| c.metric.as_str()))
+            .chain(settings.report.iter().map(String::as_str));
+        for m in needed {
+            if !offered.iter().any(|o| o == m) {
                 return Err(Error::Settings(format!(
                     "unknown metric '{m}' for evaluator '{}'; expected one of: {}",
                     evaluator.name(),
@@ -93,7 +193,11 @@ impl Study {
             .check_space(&space)
             .map_err(|e| Error::Evaluator(e.to_string()))?;
         let spec = StrategySpec::parse(&settings.strategy)?;
-        let strategy = build(&spec, space.clone())?;
+        let ctx = Context {
+            fidelities: evaluator.fidelities(),
+            objectives: goals.objectives.len(),
+        };
+        let strategy = build_in(&spec, space.clone(), &ctx)?;
 
         match store.study()? {
             Some(rec) => {
@@ -107,7 +211,10 @@ impl Study {
                         diff.join("; ")
                     )));
                 }
-                if stored.budget != settings.budget || stored.report != settings.report {
+                if stored.budget != settings.budget
+                    || stored.max_cost != settings.max_cost
+                    || stored.report != settings.report
+                {
                     store.put_study(&StudyRecord {
                         settings: to_json(&settings),
                         ..rec
@@ -123,7 +230,7 @@ impl Study {
         let mut study = Study {
             settings,
             space,
-            objective,
+            goals,
             evaluator,
             strategy,
             store,
@@ -133,6 +240,7 @@ impl Study {
             best: None,
             eval_seconds: 0.0,
             counted: 0,
+            spent: 0.0,
         };
         study.replay()?;
         Ok(study)
@@ -169,13 +277,17 @@ impl Study {
                     let proposed = self.strategy.ask(t.number, &mut rng, pending);
                     let proposed_line = proposed
                         .as_ref()
-                        .map(|c| self.space.print(c))
+                        .map(|a| self.space.print(&a.candidate))
                         .unwrap_or_default();
-                    if proposed_line != t.candidate {
+                    let fidelity = proposed
+                        .as_ref()
+                        .and_then(|a| a.fidelity)
+                        .or(self.settings.fidelity);
+                    if proposed_line != t.candidate || fidelity != t.fidelity {
                         return Err(Error::Diverged {
                             trial: t.number,
-                            stored: t.candidate.clone(),
-                            proposed: proposed_line,
+                            stored: describe(&t.candidate, t.fidelity),
+                            proposed: describe(&proposed_line, fidelity),
                         });
                     }
                     pending += 1;
@@ -183,12 +295,15 @@ impl Study {
                 Ev::Tell(i) => {
                     let t = &trials[i];
                     let c = self.candidate_of(t)?;
-                    let score = value_of(&self.objective, t);
+                    let objectives = self.goals.vector(t).unwrap_or_default();
                     self.strategy.tell(&Outcome {
                         trial: t.number,
                         candidate: &c,
-                        score,
+                        score: self.goals.score(t),
                         metrics: &t.metrics,
+                        objectives: &objectives,
+                        violation: self.goals.violation(t),
+                        fidelity: t.fidelity,
                     });
                     pending -= 1;
                 }
@@ -196,6 +311,7 @@ impl Study {
         }
         self.seq = events.last().map_or(0, |e| e.0 + 1);
         self.counted = trials.iter().filter(|t| t.counted).count() as u64;
+        self.spent = trials.iter().map(|t| t.cost).sum();
         self.trials = trials;
         for i in 0..self.trials.len() {
             self.index(i);
@@ -218,10 +334,18 @@ impl Study {
         if !t.state.is_finished() {
             return;
         }
-        self.seen.entry(hash_key(&t.canonical_hash)).or_insert(i);
-        if let Some(v) = value_of(&self.objective, t) {
+        self.seen
+            .entry(seen_key(&t.canonical_hash, t.fidelity))
+            .or_insert(i);
+        if let Some(v) = self.goals.score(t) {
+            let key = (fidelity_rank(t.fidelity), v);
             if self.best.is_none_or(|b| {
-                v > value_of(&self.objective, &self.trials[b]).unwrap_or(f64::NEG_INFINITY)
+                let bt = &self.trials[b];
+                let bkey = (
+                    fidelity_rank(bt.fidelity),
+                    self.goals.score(bt).unwrap_or(f64::NEG_INFINITY),
+                );
+                key > bkey
             }) {
                 self.best = Some(i);
             }
@@ -234,8 +358,16 @@ impl Study {
     pub fn space(&self) -> &Space {
         &self.space
     }
+    /// The primary objective.
     pub fn objective(&self) -> &Objective {
-        &self.objective
+        self.goals.primary()
+    }
+    pub fn goals(&self) -> &Goals {
+        &self.goals
+    }
+    /// Summed cost of the trials, in the evaluator's unit.
+    pub fn spent(&self) -> f64 {
+        self.spent
     }
     pub fn trials(&self) -> &[TrialRecord] {
         &self.trials
@@ -254,7 +386,8 @@ impl Study {
         self.eval_seconds
     }
 
-    /// The best complete trial so far.
+    /// The best complete, feasible trial so far: highest fidelity first, then the primary
+    /// objective.
     pub fn best(&self) -> Option<&TrialRecord> {
         self.best.map(|i| &self.trials[i])
     }
@@ -264,19 +397,25 @@ impl Study {
         self.counted
     }
 
-    /// Complete trials, best first, one per canonical network.
+    /// Complete, feasible trials, best first (highest fidelity, then the primary objective),
+    /// one per canonical network.
     pub fn leaderboard(&self, k: usize) -> Vec<&TrialRecord> {
         let mut v: Vec<&TrialRecord> = self
             .trials
             .iter()
-            .filter(|t| t.duplicate_of.is_none() && value_of(&self.objective, t).is_some())
+            .filter(|t| t.duplicate_of.is_none() && self.goals.score(t).is_some())
             .collect();
         v.sort_by(|a, b| {
-            let (x, y) = (
-                value_of(&self.objective, a).unwrap_or(f64::NEG_INFINITY),
-                value_of(&self.objective, b).unwrap_or(f64::NEG_INFINITY),
-            );
-            y.total_cmp(&x).then(a.number.cmp(&b.number))
+            let key = |t: &TrialRecord| {
+                (
+                    fidelity_rank(t.fidelity),
+                    self.goals.score(t).unwrap_or(f64::NEG_INFINITY),
+                )
+            };
+            let (x, y) = (key(a), key(b));
+            y.0.total_cmp(&x.0)
+                .then(y.1.total_cmp(&x.1))
+                .then(a.number.cmp(&b.number))
         });
         let mut seen = std::collections::HashSet::new();
         v.retain(|t| seen.insert(t.canonical_hash.clone()));
@@ -306,10 +445,16 @@ impl Study {
         }
         let mut stopped_early = None;
         let mut skipped_in_a_row = 0u64;
-        while self.counted() < self.settings.budget {
+        while self.counted() < self.settings.budget
+            && self.settings.max_cost.is_none_or(|m| self.spent < m)
+        {
             let number = self.trials.len() as u64;
             let mut rng = trial_rng(self.settings.seed, number);
-            let Some(c) = self.strategy.ask(number, &mut rng, 0) else {
+            let Some(Ask {
+                candidate: c,
+                fidelity,
+            }) = self.strategy.ask(number, &mut rng, 0)
+            else {
                 stopped_early = Some(format!(
                     "the strategy '{}' has nothing left to propose",
                     self.strategy.name()
@@ -325,7 +470,7 @@ impl Study {
                 candidate: line,
                 candidate_json: self.space.json_string(&c),
                 canonical_hash: canonical.clone(),
-                fidelity: self.settings.fidelity,
+                fidelity: fidelity.or(self.settings.fidelity),
                 metrics: Metrics::new(),
                 value: None,
                 error: None,
@@ -341,7 +486,10 @@ impl Study {
             };
             let original = match self.settings.dedup {
                 Dedup::Off => None,
-                _ => self.seen.get(&hash_key(&canonical)).copied(),
+                _ => self
+                    .seen
+                    .get(&seen_key(&canonical, record.fidelity))
+                    .copied(),
             };
             match original {
                 Some(o) => {
@@ -381,6 +529,7 @@ impl Study {
 
     fn push_trial(&mut self, t: TrialRecord) -> usize {
         self.counted += u64::from(t.counted);
+        self.spent += t.cost;
         self.trials.push(t);
         self.trials.len() - 1
     }
@@ -432,15 +581,17 @@ impl Study {
             Ok(m) => {
                 let t = &mut self.trials[i];
                 t.state = TrialState::Complete;
-                t.value = m.get(&self.objective.metric).copied();
+                t.value = self.goals.primary().value(&m);
                 t.metrics = m;
                 t.cost = cost;
+                self.spent += cost;
             }
             Err(EvalError::Failed(reason)) => {
                 let t = &mut self.trials[i];
                 t.state = TrialState::Failed;
                 t.error = Some(reason);
                 t.cost = cost;
+                self.spent += cost;
             }
             Err(EvalError::Fatal(reason)) => {
                 // Nothing half-written: the unfinished last trial is removed (a later run
@@ -467,11 +618,12 @@ impl Study {
         if let Some((k, v)) = m.iter().find(|(_, v)| !v.is_finite()) {
             return Err(EvalError::Failed(format!("metric '{k}' is {v}")));
         }
-        if !m.contains_key(&self.objective.metric) {
-            return Err(EvalError::Failed(format!(
-                "the evaluator returned no '{}'",
-                self.objective.metric
-            )));
+        for o in &self.goals.objectives {
+            if let Some(missing) = o.metrics().into_iter().find(|k| !m.contains_key(*k)) {
+                return Err(EvalError::Failed(format!(
+                    "the evaluator returned no '{missing}'"
+                )));
+            }
         }
         Ok(m)
     }
@@ -479,12 +631,15 @@ impl Study {
     fn tell_and_report(&mut self, i: usize, c: &Candidate, on_event: &mut dyn FnMut(Event<'_>)) {
         self.index(i);
         let t = &self.trials[i];
-        let score = value_of(&self.objective, t);
+        let objectives = self.goals.vector(t).unwrap_or_default();
         self.strategy.tell(&Outcome {
             trial: t.number,
             candidate: c,
-            score,
+            score: self.goals.score(t),
             metrics: &t.metrics,
+            objectives: &objectives,
+            violation: self.goals.violation(t),
+            fidelity: t.fidelity,
         });
         let counted = self.counted();
         on_event(Event::Trial {
@@ -493,6 +648,18 @@ impl Study {
             counted,
             budget: self.settings.budget,
         });
+    }
+}
+
+/// The duplicate index's key: the same network at the same fidelity.
+fn seen_key(canonical: &str, fidelity: Option<f64>) -> (u64, Option<u64>) {
+    (hash_key(canonical), fidelity.map(f64::to_bits))
+}
+
+fn describe(line: &str, fidelity: Option<f64>) -> String {
+    match fidelity {
+        Some(f) => format!("{line} at fidelity {f}"),
+        None => line.to_string(),
     }
 }
 

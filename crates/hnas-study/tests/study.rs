@@ -71,10 +71,12 @@ fn settings(strategy: &str, budget: u64, seed: u64) -> Settings {
         space: SPACE.into(),
         strategy: strategy.into(),
         evaluator: "test".into(),
-        objective: "max:score".into(),
+        objectives: vec!["max:score".into()],
+        constraints: vec![],
         report: vec![],
         seed,
         budget,
+        max_cost: None,
         fidelity: None,
         dedup: Dedup::Reuse,
     }
@@ -114,6 +116,11 @@ fn resuming_ends_with_the_same_trials_for_every_strategy() {
         "bananas:startup=8,pool=30,random=30,ensemble=2,hidden=8",
         "qlearn:population=8,sample=3",
         "mapelites:x=a:0:16:4,y=count.good:0:2:2,init=8",
+        "nsga2:population=8",
+        "sh:rungs=1/3/9",
+        "hyperband:rungs=1/3/9",
+        "asha:rungs=1/3/9",
+        "bohb:rungs=1/3,n=6",
     ] {
         let straight = run(settings(strategy, 90, 7), Box::new(MemoryStore::new()));
 
@@ -278,7 +285,7 @@ fn a_larger_budget_extends_a_finished_study() {
 #[test]
 fn unknown_metrics_are_refused_before_anything_runs() {
     let s = Settings {
-        objective: "max:accuracy".into(),
+        objectives: vec!["max:accuracy".into()],
         ..settings("random", 10, 0)
     };
     let err = Study::open(s, TestEval::new(), Box::new(MemoryStore::new()))
@@ -342,4 +349,105 @@ fn the_nb201_accuracy_latency_front_has_37_points() {
     );
     eprintln!("NB201 front: 37 points, hypervolume {hv:.4} (reference 85 %, 10 ms)");
     assert!(hv > 0.0);
+}
+
+#[test]
+fn several_objectives_and_constraints_give_a_feasible_front() {
+    // Maximize score, minimize a, subject to a >= 3: the front trades a for score.
+    let s = Settings {
+        objectives: vec!["max:score".into(), "min:a".into()],
+        constraints: vec!["a >= 3".into()],
+        ..settings("nsga2:population=12", 150, 1)
+    };
+    let study = run(s, Box::new(MemoryStore::new()));
+    let goals = study.goals();
+    let front = goals.pareto_front(study.trials());
+    assert!(!front.is_empty());
+    let complete: Vec<_> = study
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .collect();
+    // Infeasible trials are recorded with their metrics, never on the front or leaderboard.
+    let infeasible: Vec<_> = complete.iter().filter(|t| t.metrics["a"] < 3.0).collect();
+    assert!(!infeasible.is_empty(), "some proposals break the constraint");
+    assert!(infeasible.iter().all(|t| goals.violation(t) > 0.0));
+    assert!(front.iter().all(|t| t.metrics["a"] >= 3.0));
+    assert!(study.leaderboard(50).iter().all(|t| t.metrics["a"] >= 3.0));
+    // The front: mutually non-dominated, and it dominates (or equals) every feasible trial.
+    let v = |t: &hnas_store::TrialRecord| goals.vector(t).unwrap();
+    for a in &front {
+        for b in &front {
+            assert!(!hnas_search::pareto::dominates(&v(a), &v(b)));
+        }
+    }
+    for t in complete.iter().filter(|t| goals.violation(t) == 0.0) {
+        let vt = v(t);
+        assert!(
+            front
+                .iter()
+                .any(|f| hnas_search::pareto::dominates(&v(f), &vt) || v(f) == vt),
+            "trial {} is neither on nor below the front",
+            t.number
+        );
+    }
+    // The best feasible trade-off at a = 3..: score -(|a-7|+|b-3|)+1 peaks at a = 7, so the
+    // front holds a = 3 (the smallest feasible a) with its best score.
+    assert!(front.iter().any(|t| t.metrics["a"] == 3.0));
+}
+
+#[test]
+fn single_objective_strategies_refuse_several_objectives() {
+    let s = Settings {
+        objectives: vec!["max:score".into(), "min:a".into()],
+        ..settings("rea", 10, 0)
+    };
+    let err = Study::open(s, TestEval::new(), Box::new(MemoryStore::new()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("'rea' optimizes one objective"), "{err}");
+}
+
+#[test]
+fn a_constraint_hides_infeasible_trials_from_single_objective_strategies() {
+    // The unconstrained optimum has a = 7; with a <= 4 the best is a = 4, b = 3, good.
+    let s = Settings {
+        constraints: vec!["a <= 4".into()],
+        ..settings("rea:population=10,sample=3", 300, 3)
+    };
+    let study = run(s, Box::new(MemoryStore::new()));
+    let best = study.best().unwrap();
+    assert_eq!(best.metrics["a"], 4.0);
+    assert_eq!(best.value, Some(-2.0));
+    assert!(study
+        .trials()
+        .iter()
+        .any(|t| t.state == TrialState::Complete && t.metrics["a"] > 4.0 && t.value > Some(-2.0)));
+}
+
+#[test]
+fn a_cost_budget_stops_the_study() {
+    let s = Settings {
+        max_cost: Some(25.0),
+        ..settings("asha:rungs=1/3", 1_000, 0)
+    };
+    let study = run(s, Box::new(MemoryStore::new()));
+    // The test evaluator charges 1 per evaluation; reused duplicates cost nothing.
+    let evaluated = study
+        .trials()
+        .iter()
+        .filter(|t| t.duplicate_of.is_none())
+        .count();
+    assert_eq!(evaluated, 25);
+    assert_eq!(study.spent(), 25.0);
+    // ASHA evaluated some candidates twice, at fidelities 1 and 3; the same network at two
+    // fidelities is not a duplicate.
+    let at3 = study
+        .trials()
+        .iter()
+        .filter(|t| t.fidelity == Some(3.0) && t.duplicate_of.is_none())
+        .count();
+    assert!(at3 >= 2, "{at3} promotions");
+    assert_eq!(study.best().unwrap().fidelity, Some(3.0));
 }
