@@ -30,9 +30,28 @@ pub struct BenchArgs {
     /// Counted trials per run.
     #[arg(long, default_value_t = 300)]
     pub budget: u64,
-    /// The search objective (default: the evaluator's preset).
+    /// The search objective (default: the evaluator's preset); repeat for several, and the
+    /// curves become hypervolumes (as a fraction of the true front's when the space is small
+    /// enough to enumerate).
     #[arg(long)]
-    pub objective: Option<String>,
+    pub objective: Vec<String>,
+    /// A hard constraint METRIC <= BOUND or METRIC >= BOUND; repeatable.
+    #[arg(long)]
+    pub constraint: Vec<String>,
+    /// The hypervolume's reference point, one value per objective in their own units.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub reference: Vec<f64>,
+    /// A cost budget per run besides --budget (in the evaluator's unit, e.g. epochs);
+    /// results are then also read against cost (--at-cost).
+    #[arg(long)]
+    pub budget_cost: Option<f64>,
+    /// Costs at which to report, comma-separated (default: a quarter, half and all of
+    /// --budget-cost).
+    #[arg(long, value_delimiter = ',')]
+    pub at_cost: Vec<f64>,
+    /// The fidelity of strategies that do not choose one (e.g. 200 for nb201:* at 200 epochs).
+    #[arg(long)]
+    pub fidelity: Option<f64>,
     /// The metric regret is measured on, against its best value in the table (default: the
     /// preset's first report metric, test_200 for nb201:*).
     #[arg(long)]
@@ -72,16 +91,18 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
     let space = load(&a.space)?;
     let evaluator: Arc<dyn Evaluator> = Arc::from(hnas_eval::from_name(&a.evaluator)?);
     let preset = default_objective(&a.evaluator);
-    let objective = a
-        .objective
-        .clone()
-        .or_else(|| preset.as_ref().map(|p| p.0.clone()))
-        .ok_or_else(|| {
+    let objectives: Vec<String> = if a.objective.is_empty() {
+        vec![preset.as_ref().map(|p| p.0.clone()).ok_or_else(|| {
             anyhow!(
                 "evaluator '{}' has no default objective; expected --objective",
                 a.evaluator
             )
-        })?;
+        })?]
+    } else {
+        a.objective.clone()
+    };
+    let objective = objectives.join(" ");
+    let multi = objectives.len() > 1;
     let regret_metric = a
         .regret_metric
         .clone()
@@ -107,10 +128,14 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         space_file: a.space.display().to_string(),
         space: space.source().to_string(),
         strategies,
-        objective: objective.clone(),
+        objectives: objectives.clone(),
+        constraints: a.constraint.clone(),
         regret_metric: regret_metric.clone(),
+        reference: a.reference.clone(),
         seeds: a.seeds,
         budget: a.budget,
+        max_cost: a.budget_cost,
+        fidelity: a.fidelity,
         dedup,
     };
     let pool = rayon::ThreadPoolBuilder::new()
@@ -121,21 +146,53 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
     let result = pool.install(|| run_benchmark(&cfg, evaluator.clone()))?;
     let wall = start.elapsed().as_secs_f64();
 
-    let at: Vec<usize> =
+    // Points at which to report: trial counts, or costs under a cost budget.
+    let by_cost = a.budget_cost.is_some();
+    let at: Vec<f64> = if let Some(total) = a.budget_cost {
+        if a.at_cost.is_empty() {
+            vec![total / 4.0, total / 2.0, total]
+        } else {
+            a.at_cost.clone()
+        }
+    } else {
         a.at.iter()
             .copied()
             .filter(|&t| t >= 1 && t as u64 <= a.budget)
-            .collect();
+            .map(|t| t as f64)
+            .collect()
+    };
+    let value_at = |c: &hnas_study::StrategyCurves, x: f64| {
+        if by_cost {
+            c.at_cost(x)
+        } else {
+            c.at(x as usize)
+        }
+    };
+    // Lower is better for regrets; higher for hypervolumes and raw metric values.
+    let lower_better = !multi && result.optimum.is_some();
+    let what = match (multi, result.optimum.is_some()) {
+        (true, true) => "hv %",
+        (true, false) => "hv",
+        (false, true) => "regret",
+        (false, false) => "best",
+    };
+    let scale = if multi && result.optimum.is_some() {
+        100.0
+    } else {
+        1.0
+    };
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["strategy".to_string()];
-    let what = if result.optimum.is_some() {
-        "regret"
-    } else {
-        "best"
+    let label = |x: f64| {
+        if by_cost {
+            format!("@cost {}", x)
+        } else {
+            format!("@{x}")
+        }
     };
-    header.extend(at.iter().map(|t| format!("{what} @{t}")));
-    header.extend(at.iter().map(|t| format!("vs random @{t}")));
+    header.extend(at.iter().map(|&t| format!("{what} {}", label(t))));
+    header.extend(at.iter().map(|&t| format!("vs random {}", label(t))));
     header.push("µs/trial".into());
     table.set_header(header);
     let random = result
@@ -146,25 +203,33 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
     for c in &result.curves {
         let mut row = vec![c.strategy.clone()];
         row.extend(at.iter().map(|&t| {
-            let (m, se) = c.at(t);
-            format!("{m:.3} ± {se:.3}")
+            let (m, se) = value_at(c, t);
+            format!("{:.3} ± {:.3}", m * scale, se * scale)
         }));
         row.extend(at.iter().map(|&t| {
-            let (m, _) = c.at(t);
-            let (r, _) = random.at(t);
-            match result.optimum {
-                Some(_) if r > 0.0 => format!("{:+.0}%", 100.0 * (r - m) / r),
-                None if r != 0.0 => format!("{:+.1}%", 100.0 * (m - r) / r.abs()),
-                _ => "-".into(),
+            let (m, _) = value_at(c, t);
+            let (r, _) = value_at(random, t);
+            if lower_better && r > 0.0 {
+                format!("{:+.0}%", 100.0 * (r - m) / r)
+            } else if !lower_better && r != 0.0 && r.is_finite() {
+                format!("{:+.1}%", 100.0 * (m - r) / r.abs())
+            } else {
+                "-".into()
             }
         }));
         row.push(format!("{:.1}", 1e6 * c.seconds / c.trials.max(1) as f64));
         table.add_row(row);
     }
     let mut out = std::io::stdout().lock();
-    let measure = match result.optimum {
-        Some(o) => format!("regret = {o} - {regret_metric} of the best-by-{objective} candidate"),
-        None => format!("best = {regret_metric} of the best-by-{objective} candidate (the evaluator knows no optimum, so no regret)"),
+    let measure = match (multi, result.optimum) {
+        (true, Some(o)) => format!(
+            "hv % = hypervolume of the feasible trials' front as a percentage of the true front's ({} points, hypervolume {o:.4}) from reference {:?}",
+            result.front_size.unwrap_or(0),
+            a.reference
+        ),
+        (true, None) => format!("hv = hypervolume of the feasible trials' front from reference {:?}", a.reference),
+        (false, Some(o)) => format!("regret = {o} - {regret_metric} of the best-by-{objective} candidate"),
+        (false, None) => format!("best = {regret_metric} of the best-by-{objective} candidate (the evaluator knows no optimum, so no regret)"),
     };
     writeln!(
         out,
@@ -183,24 +248,30 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("curves.csv");
         let mut w = csv::Writer::from_path(&path)?;
-        w.write_record([
-            "strategy",
-            "trials",
-            if result.optimum.is_some() {
-                "mean_regret"
-            } else {
-                "mean_best"
-            },
-            "stderr",
-        ])?;
+        let column = match (multi, result.optimum.is_some()) {
+            (true, true) => "mean_hypervolume_fraction",
+            (true, false) => "mean_hypervolume",
+            (false, true) => "mean_regret",
+            (false, false) => "mean_best",
+        };
+        w.write_record(["strategy", "trials", column, "stderr", "mean_cost"])?;
+        let longest = result
+            .curves
+            .iter()
+            .flat_map(|c| c.regret.iter().map(Vec::len))
+            .max()
+            .unwrap_or(0);
         for c in &result.curves {
-            for t in 1..=a.budget as usize {
+            for t in 1..=longest {
                 let (m, se) = c.at(t);
+                let cost: Vec<f64> = c.cost.iter().map(|k| k[(t - 1).min(k.len() - 1)]).collect();
+                let mean_cost = cost.iter().sum::<f64>() / cost.len().max(1) as f64;
                 w.write_record([
                     c.strategy.clone(),
                     t.to_string(),
                     m.to_string(),
                     se.to_string(),
+                    mean_cost.to_string(),
                 ])?;
             }
         }
@@ -210,12 +281,23 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
             .iter()
             .map(|c| crate::svg::Series {
                 label: c.strategy.clone(),
-                points: (1..=a.budget as usize)
-                    .map(|t| {
-                        let (m, se) = c.at(t);
-                        (t as f64, m, se)
-                    })
-                    .collect(),
+                points: if by_cost {
+                    let total = a.budget_cost.unwrap_or(0.0);
+                    (1..=200)
+                        .map(|i| {
+                            let x = total * i as f64 / 200.0;
+                            let (m, se) = c.at_cost(x);
+                            (x, m * scale, se * scale)
+                        })
+                        .collect()
+                } else {
+                    (1..=a.budget as usize)
+                        .map(|t| {
+                            let (m, se) = c.at(t);
+                            (t as f64, m * scale, se * scale)
+                        })
+                        .collect()
+                },
             })
             .collect();
         let title = format!(
@@ -225,10 +307,19 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
             a.seeds
         );
         let svg_path = dir.join("curves.svg");
-        let ylabel = format!("{what} ({regret_metric})");
+        let ylabel = if multi {
+            what.to_string()
+        } else {
+            format!("{what} ({regret_metric})")
+        };
+        let xlabel = if by_cost {
+            format!("cost ({})", evaluator.cost_unit())
+        } else {
+            "trials".to_string()
+        };
         std::fs::write(
             &svg_path,
-            crate::svg::curves(&title, "trials", &ylabel, &series),
+            crate::svg::curves(&title, &xlabel, &ylabel, &series),
         )?;
         writeln!(out, "curves: {} and {}", path.display(), svg_path.display())?;
     }
@@ -269,10 +360,12 @@ pub fn run_engine(a: EngineArgs) -> Result<()> {
             space: space.source().to_string(),
             strategy: a.strategy.clone(),
             evaluator: "hash".into(),
-            objective: "max:score".into(),
+            objectives: vec!["max:score".into()],
+            constraints: vec![],
             report: vec![],
             seed: 0,
             budget: n,
+            max_cost: None,
             fidelity: None,
             dedup: Dedup::Off,
         };

@@ -5,7 +5,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use hnas_search::{Archive, Descriptor, Source, StrategySpec};
 use hnas_store::{SqliteStore, Store, TrialState};
-use hnas_study::{Objective, Settings};
+use hnas_study::Settings;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -63,7 +63,8 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
     if descriptors.is_empty() {
         bail!("no behaviour descriptors: the study's strategy is not mapelites; give --x SOURCE:lo:hi:bins (and --y)");
     }
-    let objective = Objective::parse(&settings.objective)?;
+    let goals = hnas_study::Goals::parse(&settings)?;
+    let objective = goals.primary().clone();
     let mut archive = Archive::new(descriptors.clone());
     let trials = store.trials()?;
     let mut offset = f64::INFINITY;
@@ -71,8 +72,8 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
         .iter()
         .filter(|t| t.state == TrialState::Complete && t.duplicate_of.is_none())
     {
-        if let Some(v) = t.value {
-            let s = objective.score(v);
+        // Infeasible trials (constraints) hold no cell.
+        if let Some(s) = goals.score(t) {
             offset = offset.min(s);
             archive.offer(&t.candidate, &t.metrics, s, t.number);
         }
@@ -84,7 +85,7 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
         );
     }
     let total: u64 = descriptors.iter().map(|d| d.bins as u64).product();
-    let raw = |s: f64| if objective.maximize { s } else { -s };
+    let raw = |s: f64| if objective.maximize() { s } else { -s };
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -112,7 +113,7 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
         writeln!(
             out,
             "best elite: cell {cell:?}, {} = {:.4}, trial {trial}: {line}",
-            objective.metric,
+            objective.label(),
             raw(*s)
         )?;
     }
@@ -127,7 +128,11 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
                 format!("{}_hi", describe(d)),
             ]);
         }
-        header.extend([objective.metric.clone(), "trial".into(), "candidate".into()]);
+        header.extend([
+            objective.label().to_string(),
+            "trial".into(),
+            "candidate".into(),
+        ]);
         w.write_record(&header)?;
         for (cell, (s, line, trial)) in &archive.elites {
             let mut row = Vec::new();
@@ -164,7 +169,7 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
             },
         };
         let map = svg::heatmap(
-            &format!("MAP-Elites elites: {}", objective.metric),
+            &format!("MAP-Elites elites: {}", objective.label()),
             &axis(Some(dx)),
             &axis(dy),
             &cells,

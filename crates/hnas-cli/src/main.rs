@@ -7,7 +7,6 @@ mod space_cmd;
 mod svg;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 // A search allocates many small strings per trial (forms, hashes, records); mimalloc halves
@@ -33,14 +32,8 @@ enum Command {
     Space(space_cmd::SpaceCmd),
     /// Run (or resume, or extend) a search; settings from flags and/or a TOML study file.
     Search(search_cmd::SearchArgs),
-    /// List a study's trials.
-    Trials {
-        /// The study file.
-        #[arg(long)]
-        study: PathBuf,
-        #[arg(long, value_enum, default_value = "table")]
-        format: search_cmd::Format,
-    },
+    /// List a study's trials, or its Pareto front (--pareto), and plot the front (--plot).
+    Trials(search_cmd::TrialsArgs),
     /// Compare strategies against random search over many seeds (regret curves).
     Bench(bench_cmd::BenchArgs),
     /// Measure the engine's own per-trial overhead (evaluation excluded).
@@ -54,7 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Space(cmd) => space_cmd::run(cmd),
         Command::Search(args) => search_cmd::run_search(args),
-        Command::Trials { study, format } => search_cmd::run_trials(&study, format),
+        Command::Trials(args) => search_cmd::run_trials(args),
         Command::Bench(args) => bench_cmd::run_bench(args),
         Command::BenchEngine(args) => bench_cmd::run_engine(args),
         Command::Illuminate(args) => illuminate_cmd::run_illuminate(args),

@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use hnas_eval::Evaluator;
 use hnas_store::{SqliteStore, Store, TrialRecord};
-use hnas_study::{Dedup, Event, Objective, Settings, Study};
+use hnas_study::{Dedup, Event, Goals, Objective, Settings, Study};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,22 +22,39 @@ pub struct SearchArgs {
     /// The evaluator: nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COL][,form=line|nb201], hash.
     #[arg(long)]
     pub evaluator: Option<String>,
-    /// The strategy: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites; parameters as
-    /// rea:population=30,sample=10 (docs/strategies.md). Default rea.
+    /// The strategy: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites, nsga2, sh,
+    /// hyperband, asha, bohb; parameters as rea:population=30,sample=10 (docs/strategies.md).
+    /// Default rea.
     #[arg(long)]
     pub strategy: Option<String>,
-    /// Number of trials that count toward the budget. Default 100.
+    /// Number of trials that count toward the budget. Default 100 (unlimited when only
+    /// --budget-cost is given).
     #[arg(long)]
     pub budget: Option<u64>,
+    /// A budget in the evaluator's cost unit (epochs for nb201:*): the search stops once
+    /// its trials have cost this much.
+    #[arg(long)]
+    pub budget_cost: Option<f64>,
     /// Seed of every random decision. Default 0.
     #[arg(long)]
     pub seed: Option<u64>,
     /// The study file (SQLite). Default runs/SPACE-STRATEGY-sSEED.db.
     #[arg(long)]
     pub study: Option<PathBuf>,
-    /// max:METRIC or min:METRIC. Default for nb201:* is max:valid_12 (reporting test_200).
+    /// max:METRIC, min:METRIC, or MnasNet's reward mnas:ACC,LAT,TARGET[,ALPHA[,BETA]].
+    /// Repeat for several objectives (a Pareto front). Default for nb201:* is max:valid_12
+    /// (reporting test_200).
     #[arg(long)]
-    pub objective: Option<String>,
+    pub objective: Vec<String>,
+    /// A hard constraint METRIC <= BOUND or METRIC >= BOUND; repeatable. A trial breaking
+    /// one is recorded as infeasible and ranked below every feasible one.
+    #[arg(long)]
+    pub constraint: Vec<String>,
+    /// The hypervolume's reference point, one value per objective in their own units,
+    /// comma-separated (several objectives; default: the worst value of each among the
+    /// feasible trials).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub reference: Option<Vec<f64>>,
     /// Extra metrics to show beside the objective, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub report: Option<Vec<String>>,
@@ -69,6 +86,9 @@ const TOML_KEYS: &[&str] = &[
     "seed",
     "study",
     "objective",
+    "constraints",
+    "max_cost",
+    "reference",
     "report",
     "dedup",
     "fidelity",
@@ -147,12 +167,48 @@ fn read_toml(path: &Path, args: &mut SearchArgs) -> Result<()> {
                     args.seed.get_or_insert(n);
                 }
             }
-            "objective" => {
-                args.objective.get_or_insert(
-                    v.as_str()
-                        .ok_or_else(|| bad("a string such as max:valid_12"))?
-                        .to_string(),
-                );
+            "objective" | "constraints" => {
+                let what = if k == "objective" {
+                    "a string such as max:valid_12, or a list of them"
+                } else {
+                    "a list of strings such as \"latency_ms_pi5_onnx <= 5\""
+                };
+                let list: Vec<String> = match v {
+                    toml::Value::String(s) => vec![s.clone()],
+                    toml::Value::Array(a) => a
+                        .iter()
+                        .map(|x| x.as_str().map(str::to_string).ok_or_else(|| bad(what)))
+                        .collect::<Result<_>>()?,
+                    _ => return Err(bad(what)),
+                };
+                let target = if k == "objective" {
+                    &mut args.objective
+                } else {
+                    &mut args.constraint
+                };
+                if target.is_empty() {
+                    *target = list;
+                }
+            }
+            "max_cost" => {
+                let f = v
+                    .as_float()
+                    .or_else(|| v.as_integer().map(|i| i as f64))
+                    .ok_or_else(|| bad("a number"))?;
+                args.budget_cost.get_or_insert(f);
+            }
+            "reference" => {
+                let list = v
+                    .as_array()
+                    .ok_or_else(|| bad("a list of numbers"))?
+                    .iter()
+                    .map(|x| {
+                        x.as_float()
+                            .or_else(|| x.as_integer().map(|i| i as f64))
+                            .ok_or_else(|| bad("a list of numbers"))
+                    })
+                    .collect::<Result<Vec<f64>>>()?;
+                args.reference.get_or_insert(list);
             }
             "dedup" => {
                 args.dedup.get_or_insert(
@@ -205,21 +261,29 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
     })?;
     let strategy = args.strategy.clone().unwrap_or_else(|| "rea".into());
     let seed = args.seed.unwrap_or(0);
-    let (objective, report) = match (&args.objective, default_objective(&evaluator)) {
-        (Some(o), preset) => (
-            o.clone(),
-            args.report
-                .clone()
-                .unwrap_or_else(|| preset.map(|p| p.1).unwrap_or_default()),
+    let (objectives, report) = match (args.objective.is_empty(), default_objective(&evaluator)) {
+        (false, preset) => (
+            args.objective.clone(),
+            args.report.clone().unwrap_or_else(|| {
+                // The preset's report metrics, less those already among the objectives.
+                let mut r = preset.map(|p| p.1).unwrap_or_default();
+                r.retain(|m| !args.objective.iter().any(|o| o.ends_with(&format!(":{m}"))));
+                r
+            }),
         ),
-        (None, Some((o, r))) => (o, args.report.clone().unwrap_or(r)),
-        (None, None) => {
+        (true, Some((o, r))) => (vec![o], args.report.clone().unwrap_or(r)),
+        (true, None) => {
             // An unknown or unreadable evaluator is the better message.
             hnas_eval::from_name(&evaluator)?;
             bail!("evaluator '{evaluator}' has no default objective; expected --objective max:METRIC or min:METRIC")
         }
     };
-    Objective::parse(&objective)?;
+    for o in &objectives {
+        Objective::parse(o)?;
+    }
+    for c in &args.constraint {
+        hnas_study::Constraint::parse(c)?;
+    }
     let dedup = match &args.dedup {
         None => Dedup::Reuse,
         Some(d) => Dedup::parse(d)
@@ -240,10 +304,16 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
         space: space_text,
         strategy,
         evaluator,
-        objective,
+        objectives,
+        constraints: args.constraint.clone(),
         report,
         seed,
-        budget: args.budget.unwrap_or(100),
+        budget: args.budget.unwrap_or(if args.budget_cost.is_some() {
+            u64::MAX
+        } else {
+            100
+        }),
+        max_cost: args.budget_cost,
         fidelity: args.fidelity,
         dedup,
     };
@@ -276,22 +346,32 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     load(Path::new(&settings.space_file))?;
     let evaluator: Arc<dyn Evaluator> = Arc::from(hnas_eval::from_name(&settings.evaluator)?);
     let budget = settings.budget;
+    let max_cost = settings.max_cost;
+    let cost_unit = evaluator.cost_unit().to_string();
     let mut study = open_study(settings, evaluator, &path)?;
     let objective = study.objective().clone();
     let report = study.settings().report.clone();
 
+    // A cost budget is the bar's measure when it is the only one.
+    let by_cost = max_cost.filter(|_| budget == u64::MAX);
     let pb = if args.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(budget)
+        ProgressBar::new(by_cost.map_or(budget, |c| c.ceil() as u64))
+    };
+    let unit = if by_cost.is_some() {
+        cost_unit.as_str()
+    } else {
+        "trials"
     };
     pb.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials  {msg}",
-        )
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit}  {{msg}}"
+        ))
         .expect("valid template")
         .progress_chars("=> "),
     );
+    let mut spent = study.spent();
     let summary = study.run(&mut |ev| match ev {
         Event::Resumed { trials, unfinished } => {
             let msg = format!(
@@ -304,8 +384,18 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
                 pb.println(msg);
             }
         }
-        Event::Trial { best, counted, .. } => {
-            pb.set_position(counted);
+        Event::Trial {
+            trial,
+            best,
+            counted,
+            ..
+        } => {
+            spent += trial.cost;
+            pb.set_position(if by_cost.is_some() {
+                spent as u64
+            } else {
+                counted
+            });
             if let Some(b) = best {
                 pb.set_message(best_line(b, &objective, &report));
             }
@@ -314,13 +404,25 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     pb.finish_and_clear();
 
     let mut out = std::io::stdout().lock();
+    let of_budget = if budget == u64::MAX {
+        String::new()
+    } else {
+        format!(" of budget {budget}")
+    };
+    let cost = match max_cost {
+        Some(m) => format!(
+            "; cost {} of {} {cost_unit}",
+            fmt(Some(study.spent())),
+            fmt(Some(m))
+        ),
+        None => format!("; cost {} {cost_unit}", fmt(Some(study.spent()))),
+    };
     writeln!(
         out,
-        "study {}: {} trials ({} counted of budget {}): {} complete, {} failed, {} duplicates",
+        "study {}: {} trials ({} counted{of_budget}{cost}): {} complete, {} failed, {} duplicates",
         path.display(),
         summary.trials,
         summary.counted,
-        budget,
         summary.complete,
         summary.failed,
         summary.duplicates
@@ -328,17 +430,117 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     if let Some(why) = &summary.stopped_early {
         writeln!(out, "stopped early: {why}")?;
     }
+    if study.goals().objectives.len() > 1 {
+        let front = study.goals().pareto_front(study.trials());
+        if front.is_empty() {
+            writeln!(out, "no feasible trial completed")?;
+        } else {
+            write_front(
+                &mut out,
+                study.goals(),
+                study.trials(),
+                &front,
+                args.reference.as_deref(),
+                &report,
+            )?;
+        }
+        return Ok(());
+    }
     let board = study.leaderboard(args.top);
     if board.is_empty() {
-        writeln!(out, "no trial completed")?;
+        writeln!(out, "no feasible trial completed")?;
     } else {
         writeln!(out, "{}", leaderboard(&board, &objective, &report))?;
     }
     Ok(())
 }
 
+/// The front as a table (sorted by the first objective, best first) and its hypervolume.
+fn write_front(
+    out: &mut impl Write,
+    goals: &Goals,
+    trials: &[TrialRecord],
+    front: &[&TrialRecord],
+    reference: Option<&[f64]>,
+    report: &[String],
+) -> Result<()> {
+    let n = goals.objectives.len();
+    let reference: Vec<f64> = match reference {
+        Some(r) if r.len() == n => r.to_vec(),
+        Some(r) => bail!(
+            "--reference has {} values; expected one per objective ({n})",
+            r.len()
+        ),
+        None => nadir(goals, trials),
+    };
+    let oriented: Vec<f64> = goals
+        .objectives
+        .iter()
+        .zip(&reference)
+        .map(|(o, r)| o.score(*r))
+        .collect();
+    let points: Vec<Vec<f64>> = front.iter().filter_map(|t| goals.vector(t)).collect();
+    let hv = hnas_search::pareto::hypervolume(&points, &oriented);
+    let mut rows: Vec<&&TrialRecord> = front.iter().collect();
+    rows.sort_by(|a, b| {
+        let (x, y) = (
+            goals.vector(a).unwrap_or_default(),
+            goals.vector(b).unwrap_or_default(),
+        );
+        y.first()
+            .unwrap_or(&0.0)
+            .total_cmp(x.first().unwrap_or(&0.0))
+    });
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    let mut header = vec!["trial".to_string()];
+    header.extend(goals.objectives.iter().map(|o| o.to_string()));
+    header.extend(report.iter().cloned());
+    header.push("candidate".into());
+    t.set_header(header);
+    for r in rows {
+        let mut row = vec![r.number.to_string()];
+        row.extend(goals.objectives.iter().map(|o| fmt(o.value(&r.metrics))));
+        row.extend(report.iter().map(|m| fmt(r.metrics.get(m).copied())));
+        row.push(r.candidate.clone());
+        t.add_row(row);
+    }
+    writeln!(out, "Pareto front: {} trials", front.len())?;
+    writeln!(out, "{t}")?;
+    let shown: Vec<String> = reference.iter().map(|r| fmt(Some(*r))).collect();
+    writeln!(
+        out,
+        "hypervolume {} (reference point {})",
+        fmt(Some(hv)),
+        shown.join(", ")
+    )?;
+    Ok(())
+}
+
+/// The worst value of each objective among feasible complete trials.
+fn nadir(goals: &Goals, trials: &[TrialRecord]) -> Vec<f64> {
+    goals
+        .objectives
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let worst = trials
+                .iter()
+                .filter(|t| goals.violation(t) == 0.0)
+                .filter_map(|t| goals.vector(t))
+                .map(|v| v[i])
+                .fold(f64::INFINITY, f64::min);
+            if worst.is_finite() {
+                o.score(worst)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
 fn best_line(t: &TrialRecord, objective: &Objective, report: &[String]) -> String {
-    let mut s = format!("best {} {}", objective.metric, fmt(t.value));
+    let mut s = format!("best {} {}", objective.label(), fmt(t.value));
     for r in report {
         s.push_str(&format!(" · {r} {}", fmt(t.metrics.get(r).copied())));
     }
@@ -379,7 +581,34 @@ pub enum Format {
 }
 
 /// `hnas trials`.
-pub fn run_trials(study: &Path, format: Format) -> Result<()> {
+#[derive(Args)]
+pub struct TrialsArgs {
+    /// The study file.
+    #[arg(long)]
+    pub study: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Only the Pareto front: complete, feasible, non-dominated trials at the highest
+    /// fidelity, one per network (with one objective, the best trial).
+    #[arg(long)]
+    pub pareto: bool,
+    /// Write the trials and the Pareto front of the first two objectives as an SVG scatter.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// The hypervolume's reference point with --pareto (one value per objective).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub reference: Option<Vec<f64>>,
+}
+
+pub fn run_trials(a: TrialsArgs) -> Result<()> {
+    let TrialsArgs {
+        study,
+        format,
+        pareto,
+        plot,
+        reference,
+    } = a;
+    let study = study.as_path();
     if !study.is_file() {
         bail!(
             "no study at {}; expected the file a 'hnas search --study FILE' wrote",
@@ -392,7 +621,43 @@ pub fn run_trials(study: &Path, format: Format) -> Result<()> {
         .ok_or_else(|| anyhow!("{} holds no study", study.display()))?;
     let settings: Settings =
         serde_json::from_str(&rec.settings).context("the study's settings are unreadable")?;
-    let trials = store.trials()?;
+    let goals = Goals::parse(&settings)?;
+    let all = store.trials()?;
+    let trials: Vec<TrialRecord> = if pareto {
+        goals.pareto_front(&all).into_iter().cloned().collect()
+    } else {
+        all.clone()
+    };
+    if let Some(path) = &plot {
+        write_front_plot(path, &goals, &all)?;
+    }
+    let multi = goals.objectives.len() > 1;
+    if pareto && matches!(format, Format::Table) {
+        let mut out = std::io::stdout().lock();
+        let front: Vec<&TrialRecord> = trials.iter().collect();
+        if front.is_empty() {
+            writeln!(out, "no feasible trial completed")?;
+        } else if multi {
+            write_front(
+                &mut out,
+                &goals,
+                &all,
+                &front,
+                reference.as_deref(),
+                &settings.report,
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{}",
+                leaderboard(&front, goals.primary(), &settings.report)
+            )?;
+        }
+        if let Some(p) = &plot {
+            writeln!(out, "plot: {}", p.display())?;
+        }
+        return Ok(());
+    }
     let metrics: Vec<String> = {
         let mut m: Vec<String> = trials
             .iter()
@@ -417,7 +682,9 @@ pub fn run_trials(study: &Path, format: Format) -> Result<()> {
                 "value",
                 "duplicate_of",
                 "counted",
+                "fidelity",
                 "cost",
+                "feasible",
                 "error",
                 "candidate",
                 "hash",
@@ -435,7 +702,13 @@ pub fn run_trials(study: &Path, format: Format) -> Result<()> {
                     t.value.map(|v| v.to_string()).unwrap_or_default(),
                     t.duplicate_of.map(|v| v.to_string()).unwrap_or_default(),
                     t.counted.to_string(),
+                    t.fidelity.map(|f| f.to_string()).unwrap_or_default(),
                     t.cost.to_string(),
+                    if t.state == hnas_store::TrialState::Complete {
+                        (goals.violation(t) == 0.0).to_string()
+                    } else {
+                        String::new()
+                    },
                     t.error.clone().unwrap_or_default(),
                     t.candidate.clone(),
                     t.hash.clone(),
@@ -453,21 +726,30 @@ pub fn run_trials(study: &Path, format: Format) -> Result<()> {
         Format::Table => {
             let mut tab = Table::new();
             tab.load_preset(UTF8_FULL_CONDENSED);
-            let mut header = vec![
-                "trial".to_string(),
-                "state".into(),
-                settings.objective.clone(),
-            ];
+            let fidelities = trials.iter().any(|t| t.fidelity.is_some());
+            let mut header = vec!["trial".to_string(), "state".into()];
+            if fidelities {
+                header.push("fidelity".into());
+            }
+            header.extend(goals.objectives.iter().map(|o| o.to_string()));
             header.extend(settings.report.iter().cloned());
             header.extend(["note".to_string(), "candidate".into()]);
             tab.set_header(header);
             for t in &trials {
+                let violation = goals.violation(t);
                 let note = match (&t.error, t.duplicate_of) {
                     (Some(e), _) => e.clone(),
                     (None, Some(d)) => format!("duplicate of {d}"),
+                    _ if t.state == hnas_store::TrialState::Complete && violation > 0.0 => {
+                        format!("infeasible (violation {})", fmt(Some(violation)))
+                    }
                     _ => String::new(),
                 };
-                let mut row = vec![t.number.to_string(), t.state.to_string(), fmt(t.value)];
+                let mut row = vec![t.number.to_string(), t.state.to_string()];
+                if fidelities {
+                    row.push(fmt(t.fidelity));
+                }
+                row.extend(goals.objectives.iter().map(|o| fmt(o.value(&t.metrics))));
                 row.extend(
                     settings
                         .report
@@ -480,5 +762,44 @@ pub fn run_trials(study: &Path, format: Format) -> Result<()> {
             writeln!(out, "{tab}")?;
         }
     }
+    Ok(())
+}
+
+/// The SVG scatter of a study's first two objectives with its Pareto front.
+fn write_front_plot(path: &Path, goals: &Goals, trials: &[TrialRecord]) -> Result<()> {
+    if goals.objectives.len() < 2 {
+        bail!("--plot draws a Pareto front and needs a study with two objectives or more");
+    }
+    let xy = |t: &TrialRecord| -> Option<(f64, f64)> {
+        Some((
+            goals.objectives[0].value(&t.metrics)?,
+            goals.objectives[1].value(&t.metrics)?,
+        ))
+    };
+    let complete = trials
+        .iter()
+        .filter(|t| t.state == hnas_store::TrialState::Complete && t.duplicate_of.is_none());
+    let (feasible, infeasible): (Vec<&TrialRecord>, Vec<&TrialRecord>) =
+        complete.partition(|t| goals.violation(t) == 0.0);
+    let front: Vec<(f64, f64)> = goals
+        .pareto_front(trials)
+        .into_iter()
+        .filter_map(xy)
+        .collect();
+    let svg = crate::svg::front(
+        &format!(
+            "Pareto front: {} vs {}",
+            goals.objectives[0], goals.objectives[1]
+        ),
+        &goals.objectives[0].to_string(),
+        &goals.objectives[1].to_string(),
+        &feasible.into_iter().filter_map(xy).collect::<Vec<_>>(),
+        &front,
+        &infeasible.into_iter().filter_map(xy).collect::<Vec<_>>(),
+    );
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

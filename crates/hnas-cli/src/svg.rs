@@ -240,3 +240,120 @@ pub fn heatmap(title: &str, x: &Axis, y: &Axis, cells: &[((u32, u32), f64)]) -> 
     o.push_str("</svg>\n");
     o
 }
+
+/// A scatter of every trial (grey) with the Pareto front drawn over it (points joined by a
+/// staircase, in `front` order sorted by x). Axes span the data.
+pub fn front(
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    all: &[(f64, f64)],
+    front: &[(f64, f64)],
+    infeasible: &[(f64, f64)],
+) -> String {
+    let pts = all.iter().chain(front).chain(infeasible);
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &(x, y) in pts.filter(|p| p.0.is_finite() && p.1.is_finite()) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if !x0.is_finite() {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    let pad = |a: f64, b: f64| if b > a { (b - a) * 0.04 } else { 0.5 };
+    let (px, py) = (pad(x0, x1), pad(y0, y1));
+    let (x0, x1, y0, y1) = (x0 - px, x1 + px, y0 - py, y1 + py);
+    let sx = |x: f64| ML + (x - x0) / (x1 - x0) * (W - ML - MR);
+    let sy = |y: f64| H - MB - (y - y0) / (y1 - y0) * (H - MT - MB);
+    let mut o = open(title);
+    for i in 0..=5 {
+        let y = y0 + (y1 - y0) * i as f64 / 5.0;
+        let x = x0 + (x1 - x0) * i as f64 / 5.0;
+        let _ = write!(
+            o,
+            r##"<line x1="{ML}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#e0e0e0"/><text x="{}" y="{:.1}" text-anchor="end">{:.3}</text><text x="{:.1}" y="{}" text-anchor="middle">{:.3}</text>"##,
+            W - MR,
+            sy(y),
+            sy(y),
+            ML - 6.0,
+            sy(y) + 4.0,
+            y,
+            sx(x),
+            H - MB + 18.0,
+            x
+        );
+    }
+    let _ = write!(
+        o,
+        r##"<line x1="{ML}" x2="{ML}" y1="{MT}" y2="{}" stroke="#000"/><line x1="{ML}" x2="{}" y1="{}" y2="{}" stroke="#000"/><text x="{}" y="{}" text-anchor="middle">{}</text><text transform="translate(18 {}) rotate(-90)" text-anchor="middle">{}</text>"##,
+        H - MB,
+        W - MR,
+        H - MB,
+        H - MB,
+        (ML + W - MR) / 2.0,
+        H - 12.0,
+        esc(xlabel),
+        (MT + H - MB) / 2.0,
+        esc(ylabel)
+    );
+    for &(x, y) in all {
+        let _ = write!(
+            o,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="#999999" fill-opacity="0.6"/>"##,
+            sx(x),
+            sy(y)
+        );
+    }
+    for &(x, y) in infeasible {
+        let _ = write!(
+            o,
+            r##"<path d="M{:.1} {:.1}l5 5m0 -5l-5 5" stroke="#ff7f0e" stroke-width="1.2"/>"##,
+            sx(x) - 2.5,
+            sy(y) - 2.5
+        );
+    }
+    let mut sorted = front.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let line: Vec<String> = sorted
+        .iter()
+        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+        .collect();
+    let _ = write!(
+        o,
+        r##"<polyline points="{}" fill="none" stroke="#d62728" stroke-width="1.5"/>"##,
+        line.join(" ")
+    );
+    for &(x, y) in &sorted {
+        let _ = write!(
+            o,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="#d62728"/>"##,
+            sx(x),
+            sy(y)
+        );
+    }
+    let legend = [
+        ("#d62728", format!("Pareto front ({})", front.len())),
+        ("#999999", format!("feasible trials ({})", all.len())),
+        ("#ff7f0e", format!("infeasible ({})", infeasible.len())),
+    ];
+    for (k, (c, label)) in legend.iter().enumerate() {
+        let ly = MT + 16.0 + 20.0 * k as f64;
+        let _ = write!(
+            o,
+            r#"<circle cx="{}" cy="{ly}" r="4" fill="{c}"/><text x="{}" y="{}">{}</text>"#,
+            W - MR + 20.0,
+            W - MR + 32.0,
+            ly + 4.0,
+            esc(label)
+        );
+    }
+    o.push_str("</svg>\n");
+    o
+}

@@ -477,3 +477,206 @@ fn illuminate_maps_a_map_elites_study() {
         .success()
         .stdout(predicate::str::contains("of 4"));
 }
+
+#[test]
+fn a_two_objective_search_prints_and_plots_its_front() {
+    if !have_nb201() {
+        return;
+    }
+    let dir = tempdir("front");
+    let study = dir.join("front.db");
+    let study_s = study.display().to_string();
+    let out = hnas()
+        .args([
+            "search",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+            "--strategy",
+            "nsga2",
+            "--objective",
+            "max:test_200",
+            "--objective",
+            "min:latency_ms_pi5_onnx",
+            "--constraint",
+            "latency_ms_pi5_onnx <= 8",
+            "--reference",
+            "85,10",
+            "--budget",
+            "120",
+            "--study",
+            &study_s,
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Pareto front: "), "{text}");
+    assert!(text.contains("hypervolume "), "{text}");
+    assert!(text.contains("reference point 85, 10"), "{text}");
+
+    // The front from `trials --pareto` as CSV: feasible, mutually non-dominated.
+    let out = hnas()
+        .args(["trials", "--study", &study_s, "--pareto", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (acc, lat, feas) = (col("test_200"), col("latency_ms_pi5_onnx"), col("feasible"));
+    let front: Vec<(f64, f64)> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            assert_eq!(&rec[feas], "true");
+            (rec[acc].parse().unwrap(), rec[lat].parse().unwrap())
+        })
+        .collect();
+    assert!(front.len() >= 3, "{front:?}");
+    for a in &front {
+        assert!(a.1 <= 8.0);
+        for b in &front {
+            assert!(
+                !(a.0 >= b.0 && a.1 <= b.1 && (a.0 > b.0 || a.1 < b.1)),
+                "{a:?} dominates {b:?}"
+            );
+        }
+    }
+    // Every trial: infeasible ones are marked, and none is on the front.
+    let all = trials(&study);
+    assert_eq!(all.len(), 120);
+
+    let plot = dir.join("plots/front.svg");
+    hnas()
+        .args([
+            "trials",
+            "--study",
+            &study_s,
+            "--pareto",
+            "--plot",
+            &plot.display().to_string(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hypervolume"));
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains(&format!("Pareto front ({})", front.len())));
+
+    // A single-objective strategy refuses the study, and a bad constraint is named.
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+            "--strategy",
+            "rea",
+            "--objective",
+            "max:test_200",
+            "--objective",
+            "min:latency_ms_pi5_onnx",
+            "--study",
+            &dir.join("x.db").display().to_string(),
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("'rea' optimizes one objective"));
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+            "--constraint",
+            "latency < 5",
+            "--study",
+            &dir.join("y.db").display().to_string(),
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "constraint 'latency < 5': expected METRIC <= NUMBER",
+        ));
+    assert!(!dir.join("x.db").exists() && !dir.join("y.db").exists());
+}
+
+#[test]
+fn asha_spends_a_cost_budget_across_two_fidelities() {
+    if !have_nb201() {
+        return;
+    }
+    let dir = tempdir("asha");
+    let study = dir.join("asha.db");
+    let study_s = study.display().to_string();
+    let out = hnas()
+        .args([
+            "search",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+            "--strategy",
+            "asha:sampler=rea,eta=4",
+            "--objective",
+            "max:accuracy",
+            "--report",
+            "test_200",
+            "--budget-cost",
+            "3000",
+            "--study",
+            &study_s,
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("of 3000 epochs"), "{text}");
+    let out = hnas()
+        .args(["trials", "--study", &study_s, "--format", "csv"])
+        .output()
+        .unwrap();
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (fid, cost, cand) = (col("fidelity"), col("cost"), col("candidate"));
+    let rows: Vec<(f64, f64, String)> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                rec[fid].parse().unwrap(),
+                rec[cost].parse().unwrap(),
+                rec[cand].to_string(),
+            )
+        })
+        .collect();
+    let spent: f64 = rows.iter().map(|r| r.1).sum();
+    // It stops once the budget is reached: the last trial may cross it, by at most 200.
+    assert!((3000.0..3200.0).contains(&spent), "spent {spent}");
+    let promoted: Vec<&(f64, f64, String)> = rows.iter().filter(|r| r.0 == 200.0).collect();
+    assert!(!promoted.is_empty());
+    // Every 200-epoch candidate was first evaluated at 12 epochs, earlier.
+    for p in &promoted {
+        assert!(
+            rows.iter().any(|r| r.0 == 12.0 && r.2 == p.2),
+            "{} never ran at 12",
+            p.2
+        );
+    }
+    // The leaderboard ranks by the highest fidelity: its first row is a 200-epoch trial.
+    assert!(text.contains("test_200"), "{text}");
+}

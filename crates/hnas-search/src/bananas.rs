@@ -192,45 +192,58 @@ impl Mlp {
 pub struct Bananas {
     space: Arc<Space>,
     cfg: BananasConfig,
-    xs: Vec<Vec<u32>>,
-    ys: Vec<f64>,
+    model: Ensemble,
     cands: Vec<Candidate>,
-    models: Vec<Mlp>,
-    trained_on: usize,
     known: HashSet<Candidate>,
 }
 
-impl Bananas {
-    pub fn new(space: Arc<Space>, cfg: BananasConfig) -> Self {
-        Bananas {
-            space,
-            cfg,
+/// An ensemble of small MLPs over the hashed decision encoding, predicting one score.
+pub(crate) struct Ensemble {
+    dims: usize,
+    hidden: usize,
+    size: usize,
+    paths: bool,
+    pub(crate) xs: Vec<Vec<u32>>,
+    pub(crate) ys: Vec<f64>,
+    models: Vec<Mlp>,
+    trained_on: usize,
+    /// The standardization of the last fit: predictions are given back in score units.
+    y_mean: f64,
+    y_sd: f64,
+}
+
+impl Ensemble {
+    pub(crate) fn new(dims: usize, hidden: usize, size: usize, paths: bool) -> Self {
+        Ensemble {
+            dims,
+            hidden,
+            size,
+            paths,
             xs: Vec::new(),
             ys: Vec::new(),
-            cands: Vec::new(),
             models: Vec::new(),
             trained_on: 0,
-            known: HashSet::default(),
+            y_mean: 0.0,
+            y_sd: 1.0,
         }
     }
 
-    fn encode(&self, c: &Candidate) -> Vec<u32> {
-        let mut f: Vec<u32> = self
-            .space
+    pub(crate) fn encode(&self, space: &Space, c: &Candidate) -> Vec<u32> {
+        let mut f: Vec<u32> = space
             .decisions(c)
             .iter()
             .map(|d| {
                 ((d.key ^ (d.choice as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
                     .wrapping_mul(0xff51_afd7_ed55_8ccd)
                     >> 32) as u32
-                    % self.cfg.dims as u32
+                    % self.dims as u32
             })
             .collect();
         // Optionally, DAG cells also contribute their path encoding (measured on NAS-Bench-201
         // it did not help this model and cost 1.5 ms per trial, so it is off by default).
-        if self.cfg.paths {
-            for p in self.space.dag_paths(c) {
-                f.push((xxhash_rust::xxh3::xxh3_64(p.as_bytes()) % self.cfg.dims as u64) as u32);
+        if self.paths {
+            for p in space.dag_paths(c) {
+                f.push((xxhash_rust::xxh3::xxh3_64(p.as_bytes()) % self.dims as u64) as u32);
             }
         }
         f.sort_unstable();
@@ -238,21 +251,45 @@ impl Bananas {
         f
     }
 
-    fn fit(&mut self) {
+    pub(crate) fn add(&mut self, x: Vec<u32>, y: f64) {
+        self.xs.push(x);
+        self.ys.push(y);
+    }
+
+    pub(crate) fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ys.len()
+    }
+
+    /// The ensemble's mean and standard deviation at `x`, in score units; `h` is scratch of
+    /// `hidden` floats.
+    pub(crate) fn predict(&self, x: &[u32], h: &mut [f32]) -> (f64, f64) {
+        let preds: Vec<f64> = self.models.iter().map(|m| m.predict(x, h) as f64).collect();
+        let mu = preds.iter().sum::<f64>() / preds.len() as f64;
+        let sd = (preds.iter().map(|p| (p - mu).powi(2)).sum::<f64>() / preds.len() as f64).sqrt();
+        (self.y_mean + self.y_sd * mu, self.y_sd * sd)
+    }
+
+    pub(crate) fn fit(&mut self) {
         let n = self.ys.len();
         let mean = self.ys.iter().sum::<f64>() / n as f64;
         let sd = (self.ys.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n as f64)
             .sqrt()
             .max(1e-9);
         let ys: Vec<f32> = self.ys.iter().map(|y| ((y - mean) / sd) as f32).collect();
+        self.y_mean = mean;
+        self.y_sd = sd;
         let full = self.models.is_empty() || n >= self.trained_on + 32;
         if full {
             // Initialisation depends only on the member and the data size: deterministic.
-            self.models = (0..self.cfg.ensemble)
+            self.models = (0..self.size)
                 .map(|m| {
                     Mlp::new(
-                        self.cfg.dims,
-                        self.cfg.hidden,
+                        self.dims,
+                        self.hidden,
                         &mut ChaCha8Rng::seed_from_u64(1000 * m as u64 + n as u64),
                     )
                 })
@@ -267,20 +304,25 @@ impl Bananas {
 }
 
 impl Bananas {
+    pub fn new(space: Arc<Space>, cfg: BananasConfig) -> Self {
+        Bananas {
+            model: Ensemble::new(cfg.dims, cfg.hidden, cfg.ensemble, cfg.paths),
+            space,
+            cfg,
+            cands: Vec::new(),
+            known: HashSet::default(),
+        }
+    }
+}
+
+impl Bananas {
     /// The pool candidate with the largest acquisition value.
     fn best_of(&self, mut pool: Vec<Candidate>, rng: &mut ChaCha8Rng) -> Candidate {
         let mut h = vec![0.0f32; self.cfg.hidden];
         let mut best = (f64::NEG_INFINITY, 0usize);
         for (i, c) in pool.iter().enumerate() {
-            let x = self.encode(c);
-            let preds: Vec<f64> = self
-                .models
-                .iter()
-                .map(|m| m.predict(&x, &mut h) as f64)
-                .collect();
-            let mu = preds.iter().sum::<f64>() / preds.len() as f64;
-            let sd =
-                (preds.iter().map(|p| (p - mu).powi(2)).sum::<f64>() / preds.len() as f64).sqrt();
+            let x = self.model.encode(&self.space, c);
+            let (mu, sd) = self.model.predict(&x, &mut h);
             let a = match self.cfg.acquisition {
                 Acquisition::Thompson => mu + sd * crate::standard_normal(rng),
                 Acquisition::Mean => mu,
@@ -300,14 +342,15 @@ impl Strategy for Bananas {
     }
 
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
-        if self.ys.len() < self.cfg.startup {
+        if self.model.len() < self.cfg.startup {
             let c = self.space.sample(rng, SampleMode::Uniform);
             self.known.insert(c.clone());
             return Some(Ask::new(c));
         }
-        self.fit();
-        let mut order: Vec<usize> = (0..self.ys.len()).collect();
-        order.sort_by(|&a, &b| self.ys[b].total_cmp(&self.ys[a]).then(a.cmp(&b)));
+        self.model.fit();
+        let ys = &self.model.ys;
+        let mut order: Vec<usize> = (0..ys.len()).collect();
+        order.sort_by(|&a, &b| ys[b].total_cmp(&ys[a]).then(a.cmp(&b)));
         let parents: Vec<Candidate> = order
             .iter()
             .take(self.cfg.parents)
@@ -360,8 +403,8 @@ impl Strategy for Bananas {
     fn tell(&mut self, o: &Outcome<'_>) {
         self.known.insert(o.candidate.clone());
         if let Some(s) = o.score {
-            self.xs.push(self.encode(o.candidate));
-            self.ys.push(s);
+            let x = self.model.encode(&self.space, o.candidate);
+            self.model.add(x, s);
             self.cands.push(o.candidate.clone());
         }
     }

@@ -9,9 +9,10 @@
 //! same rung.
 
 use crate::{Ask, Outcome, Strategy};
-use hnas_space::Candidate;
+use hnas_space::{Candidate, SampleMode, Space};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How the scheduler decides promotions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +71,13 @@ impl Bracket {
     }
 }
 
+/// How often the base strategy is asked again when it proposes a network the scheduler
+/// has already started.
+const FRESH_TRIES: usize = 30;
+
 /// A multi-fidelity scheduler over a base strategy.
 pub struct Scheduler {
+    space: Arc<Space>,
     name: &'static str,
     schedule: Schedule,
     rungs: Vec<f64>,
@@ -80,11 +86,14 @@ pub struct Scheduler {
     first: usize,
     base: Box<dyn Strategy>,
     configs: Vec<Config>,
+    /// Canonical hash -> config.
+    by_network: HashMap<u64, usize>,
     /// Trial -> (config, rung, bracket index for SH/Hyperband).
     trials: HashMap<u64, (usize, usize, Option<u64>)>,
     /// Trials whose candidate came from the base strategy (it is told their outcome).
     from_base: HashMap<u64, ()>,
-    // ASHA: per rung, (config, score) of told results; configs promoted from each rung.
+    // ASHA: per rung, (config, score) of told results, best first; configs promoted from
+    // each rung.
     results: Vec<Vec<(usize, f64)>>,
     promoted: Vec<Vec<bool>>,
     // SH / Hyperband: open brackets by number, and how many were opened.
@@ -96,6 +105,7 @@ impl Scheduler {
     /// `rungs`: increasing fidelities (at least two); `eta` > 1: the promotion ratio;
     /// `first`: rung-0 candidates of the largest bracket (SH and Hyperband; ASHA ignores it).
     pub fn new(
+        space: Arc<Space>,
         name: &'static str,
         schedule: Schedule,
         rungs: Vec<f64>,
@@ -105,6 +115,7 @@ impl Scheduler {
     ) -> Self {
         let n = rungs.len();
         Scheduler {
+            space,
             name,
             schedule,
             rungs,
@@ -112,6 +123,7 @@ impl Scheduler {
             first: first.max(1),
             base,
             configs: Vec::new(),
+            by_network: HashMap::new(),
             trials: HashMap::new(),
             from_base: HashMap::new(),
             results: vec![Vec::new(); n],
@@ -133,17 +145,45 @@ impl Scheduler {
         rung: usize,
         bracket: Option<u64>,
     ) -> Option<Ask> {
-        let c = self.base.ask(trial, rng, pending)?.candidate;
+        // A network already started is not started again: the base strategy is asked anew
+        // (a bounded number of times). The refused proposals stay pending for it, which
+        // steers strategies that track what they proposed (TPE, BANANAS, MCTS) elsewhere.
+        let mut c = self.base.ask(trial, rng, pending)?.candidate;
+        for _ in 1..FRESH_TRIES {
+            if !self.by_network.contains_key(&self.network(&c)) {
+                break;
+            }
+            c = self.base.ask(trial, rng, pending)?.candidate;
+        }
+        // A base strategy stuck on known networks (a converged model on a small space):
+        // a uniform sample instead, which the base strategy is not told about.
+        let mut from_base = true;
+        for _ in 0..FRESH_TRIES {
+            if !self.by_network.contains_key(&self.network(&c)) {
+                break;
+            }
+            c = self.space.sample(rng, SampleMode::Uniform);
+            from_base = false;
+        }
+        let key = self.network(&c);
+        self.by_network.entry(key).or_insert(self.configs.len());
         self.configs.push(Config {
             candidate: c.clone(),
         });
         self.trials
             .insert(trial, (self.configs.len() - 1, rung, bracket));
-        self.from_base.insert(trial, ());
+        if from_base {
+            self.from_base.insert(trial, ());
+        }
         Some(Ask {
             candidate: c,
             fidelity: Some(self.rungs[rung]),
         })
+    }
+
+    fn network(&self, c: &Candidate) -> u64 {
+        let h = self.space.canonical_hash(c);
+        u64::from_str_radix(&h, 16).unwrap_or_else(|_| xxhash_rust::xxh3::xxh3_64(h.as_bytes()))
     }
 
     fn promote(&mut self, trial: u64, config: usize, rung: usize, bracket: Option<u64>) -> Ask {
@@ -156,8 +196,7 @@ impl Scheduler {
 
     fn ask_asha(&mut self, trial: u64, rng: &mut ChaCha8Rng, pending: usize) -> Option<Ask> {
         for k in (0..self.top()).rev() {
-            let mut ranked = self.results[k].clone();
-            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let ranked = &self.results[k];
             let n_top = (ranked.len() as f64 / self.eta).floor() as usize;
             let pick = ranked
                 .iter()
@@ -260,7 +299,11 @@ impl Strategy for Scheduler {
         match bracket {
             None => {
                 if let Some(s) = o.score {
-                    self.results[rung].push((config, s));
+                    let r = &mut self.results[rung];
+                    let at = r.partition_point(|x| {
+                        x.1.total_cmp(&s).then(config.cmp(&x.0)) == std::cmp::Ordering::Greater
+                    });
+                    r.insert(at, (config, s));
                 }
             }
             Some(number) => {
@@ -285,6 +328,7 @@ mod tests {
     fn scheduler(schedule: Schedule, rungs: Vec<f64>, eta: f64, first: usize) -> Scheduler {
         let space = crate::testing::synthetic();
         Scheduler::new(
+            space.clone(),
             "test",
             schedule,
             rungs,

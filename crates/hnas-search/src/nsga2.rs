@@ -1,7 +1,8 @@
 //! NSGA-II (Deb, Pratap, Agarwal and Meyarivan, IEEE TEC 2002) over the grammar's mutation
 //! and crossover, in its steady-state form so that it works with pending trials.
 
-use crate::pareto::{constrained_ranks, crowding_distance};
+use crate::bananas::Ensemble;
+use crate::pareto::{constrained_ranks, crowding_distance, dominates, hypervolume};
 use crate::{Ask, FastSet, Outcome, Strategy};
 use hnas_space::{Candidate, SampleMode, Space};
 use rand::Rng;
@@ -32,18 +33,36 @@ pub struct Nsga2 {
     space: Arc<Space>,
     population: usize,
     crossover: f64,
+    /// Probability of a Pareto-local step instead of breeding.
+    local: f64,
     members: Vec<Member>,
+    /// Every feasible non-dominated outcome so far (candidate, objectives), unbounded.
+    archive: Vec<(Candidate, Vec<f64>)>,
+    /// Children scored by the surrogate per trial (0: plain NSGA-II).
+    model: usize,
+    /// One surrogate per objective, built at the first outcome.
+    surrogates: Vec<Ensemble>,
     known: FastSet<u64>,
     asked: u64,
 }
 
 impl Nsga2 {
-    pub fn new(space: Arc<Space>, population: usize, crossover: f64) -> Self {
+    pub fn new(
+        space: Arc<Space>,
+        population: usize,
+        crossover: f64,
+        local: f64,
+        model: usize,
+    ) -> Self {
         Nsga2 {
             space,
             population: population.max(2),
             crossover,
+            local,
             members: Vec::new(),
+            archive: Vec::new(),
+            model,
+            surrogates: Vec::new(),
             known: FastSet::default(),
             asked: 0,
         }
@@ -97,6 +116,91 @@ impl Nsga2 {
     }
 }
 
+impl Nsga2 {
+    /// Surrogate pre-selection: `model` bred children and every unasked neighbour of the
+    /// archive, each scored by a Thompson draw of every objective's ensemble; the child whose
+    /// draw adds the most hypervolume to the archive (or, when none adds any, lies nearest to
+    /// it) is proposed.
+    fn preselect(&mut self, rng: &mut ChaCha8Rng) -> Option<(Candidate, u64)> {
+        for m in &mut self.surrogates {
+            m.fit();
+        }
+        let mut pool: Vec<(Candidate, u64)> = Vec::new();
+        let mut in_pool: FastSet<u64> = FastSet::default();
+        let mut offer = |c: Candidate, k: u64, known: &FastSet<u64>| {
+            if !known.contains(&k) && in_pool.insert(k) {
+                pool.push((c, k));
+            }
+        };
+        for _ in 0..self.model {
+            let c = self.breed(rng);
+            let k = self.key(&c);
+            offer(c, k, &self.known);
+        }
+        for (p, _) in &self.archive {
+            for c in self.space.neighbours(p) {
+                let k = self.key(&c);
+                offer(c, k, &self.known);
+            }
+        }
+        if pool.is_empty() {
+            return None;
+        }
+        // Objective ranges so far, to make distances comparable across units.
+        let m = self.surrogates.len();
+        let mut lo = vec![f64::INFINITY; m];
+        let mut hi = vec![f64::NEG_INFINITY; m];
+        for (k, e) in self.surrogates.iter().enumerate() {
+            for y in &e.ys {
+                lo[k] = lo[k].min(*y);
+                hi[k] = hi[k].max(*y);
+            }
+        }
+        let span: Vec<f64> = (0..m).map(|k| (hi[k] - lo[k]).max(1e-12)).collect();
+        // A reference point just beyond the worst outcomes, so that every part of the front
+        // counts (the study's own reference point is not known to the strategy).
+        let reference: Vec<f64> = (0..m).map(|k| lo[k] - 0.1 * span[k]).collect();
+        let front: Vec<Vec<f64>> = self.archive.iter().map(|(_, v)| v.clone()).collect();
+        let base = hypervolume(&front, &reference);
+        let hidden = self.surrogates[0].hidden();
+        let mut h = vec![0.0f32; hidden];
+        let mut best = (f64::NEG_INFINITY, 0usize);
+        for (i, (c, _)) in pool.iter().enumerate() {
+            let x = self.surrogates[0].encode(&self.space, c);
+            let draw: Vec<f64> = self
+                .surrogates
+                .iter()
+                .map(|e| {
+                    let (mu, sd) = e.predict(&x, &mut h);
+                    mu + sd * crate::standard_normal(rng)
+                })
+                .collect();
+            // How far the draw is from escaping domination (0 when it escapes).
+            let gap = front
+                .iter()
+                .map(|p| {
+                    (0..m)
+                        .map(|k| (p[k] - draw[k]) / span[k])
+                        .fold(f64::NEG_INFINITY, f64::max)
+                })
+                .fold(f64::INFINITY, f64::min);
+            let value = if gap < 0.0 || front.is_empty() {
+                let mut with = front.clone();
+                with.retain(|p| !dominates(&draw, p));
+                with.push(draw.clone());
+                let gain = hypervolume(&with, &reference) - base;
+                gain / span.iter().product::<f64>()
+            } else {
+                -gap
+            };
+            if value > best.0 {
+                best = (value, i);
+            }
+        }
+        Some(pool.swap_remove(best.1))
+    }
+}
+
 impl Strategy for Nsga2 {
     fn name(&self) -> &'static str {
         "nsga2"
@@ -105,6 +209,31 @@ impl Strategy for Nsga2 {
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         self.asked += 1;
         let initial = self.asked <= self.population as u64 || self.members.is_empty();
+        if !initial && self.model > 0 && !self.archive.is_empty() {
+            if let Some((c, k)) = self.preselect(rng) {
+                self.known.insert(k);
+                return Some(Ask::new(c));
+            }
+        }
+        if !initial && !self.archive.is_empty() && rng.random_bool(self.local) {
+            // A Pareto-local step: an unasked neighbour of a random front member.
+            let (p, _) = &self.archive[rng.random_range(0..self.archive.len())];
+            let fresh: Vec<(Candidate, u64)> = self
+                .space
+                .neighbours(p)
+                .into_iter()
+                .map(|c| {
+                    let k = self.key(&c);
+                    (c, k)
+                })
+                .filter(|(_, k)| !self.known.contains(k))
+                .collect();
+            if !fresh.is_empty() {
+                let (c, k) = fresh[rng.random_range(0..fresh.len())].clone();
+                self.known.insert(k);
+                return Some(Ask::new(c));
+            }
+        }
         let draw = |s: &Self, rng: &mut ChaCha8Rng| {
             let c = if initial {
                 s.space.sample(rng, SampleMode::Uniform)
@@ -128,6 +257,31 @@ impl Strategy for Nsga2 {
     fn tell(&mut self, o: &Outcome<'_>) {
         if o.objectives.is_empty() {
             return;
+        }
+        if self.model > 0 {
+            if self.surrogates.is_empty() {
+                self.surrogates = (0..o.objectives.len())
+                    .map(|_| {
+                        let d = crate::BananasConfig::default();
+                        Ensemble::new(d.dims, d.hidden, d.ensemble, false)
+                    })
+                    .collect();
+            }
+            let x = self.surrogates[0].encode(&self.space, o.candidate);
+            for (e, y) in self.surrogates.iter_mut().zip(o.objectives) {
+                e.add(x.clone(), *y);
+            }
+        }
+        if o.violation == 0.0 {
+            let v = o.objectives;
+            if !self
+                .archive
+                .iter()
+                .any(|(_, p)| dominates(p, v) || p.as_slice() == v)
+            {
+                self.archive.retain(|(_, p)| !dominates(v, p));
+                self.archive.push((o.candidate.clone(), v.to_vec()));
+            }
         }
         self.members.push(Member {
             candidate: o.candidate.clone(),
@@ -166,7 +320,7 @@ mod tests {
 
     fn run(seed: u64, budget: u64, violation: impl Fn(&[f64]) -> f64) -> Vec<Vec<f64>> {
         let space = crate::testing::synthetic();
-        let mut s = Nsga2::new(space.clone(), 20, 0.3);
+        let mut s = Nsga2::new(space.clone(), 20, 0.3, 0.0, 0);
         let mut seen = Vec::new();
         for n in 0..budget {
             let c = s.ask(n, &mut trial_rng(seed, n), 0).unwrap().candidate;
@@ -226,7 +380,7 @@ mod tests {
     fn constraints_steer_toward_feasible_points() {
         // Feasible only with a <= 5: the population must end up feasible.
         let space = crate::testing::synthetic();
-        let mut s = Nsga2::new(space.clone(), 10, 0.3);
+        let mut s = Nsga2::new(space.clone(), 10, 0.3, 0.0, 0);
         for n in 0..200u64 {
             let c = s.ask(n, &mut trial_rng(2, n), 0).unwrap().candidate;
             let obj = objectives(&space, &c);

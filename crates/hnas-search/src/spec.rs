@@ -300,16 +300,21 @@ pub fn build_in(
             ))
         }
         "nsga2" => {
-            spec.check_params(&["population", "crossover"])?;
-            Box::new(Nsga2::new(
-                space,
-                spec.usize_param("population", 40)?,
+            spec.check_params(&["population", "crossover", "local", "model"])?;
+            let probability = |key: &str, default: f64| {
                 spec.f64_param(
-                    "crossover",
-                    0.3,
+                    key,
+                    default,
                     |x| (0.0..=1.0).contains(&x),
                     "a probability between 0 and 1",
-                )?,
+                )
+            };
+            Box::new(Nsga2::new(
+                space,
+                spec.usize_param("population", 20)?,
+                probability("crossover", 0.3)?,
+                probability("local", 0.0)?,
+                spec.param_or_zero("model", 0)?,
             ))
         }
         "sh" | "hyperband" | "asha" | "bohb" => {
@@ -338,7 +343,10 @@ pub fn build_in(
                     ),
                 });
             }
-            let eta = spec.f64_param("eta", 3.0, |x| x > 1.0, "a number above 1")?;
+            // By default each promotion step spends what the step between rungs costs:
+            // eta is the rungs' geometric ratio (3 for 1/3/9, 200/12 for 12/200), at least 2.
+            let ratio = (rungs[rungs.len() - 1] / rungs[0]).powf(1.0 / (rungs.len() - 1) as f64);
+            let eta = spec.f64_param("eta", ratio.max(2.0), |x| x > 1.0, "a number above 1")?;
             let first = spec.usize_param("n", eta.powi(rungs.len() as i32 - 1).ceil() as usize)?;
             let sampler = spec.params.get("sampler").map_or(sampler, String::as_str);
             if ["sh", "hyperband", "asha", "bohb", "nsga2"].contains(&sampler) {
@@ -349,8 +357,14 @@ pub fn build_in(
                         .into(),
                 });
             }
-            let base = build_in(&StrategySpec::parse(sampler)?, space, &Context::default())?;
-            Box::new(Scheduler::new(name, schedule, rungs, eta, first, base))
+            let base = build_in(
+                &StrategySpec::parse(sampler)?,
+                space.clone(),
+                &Context::default(),
+            )?;
+            Box::new(Scheduler::new(
+                space, name, schedule, rungs, eta, first, base,
+            ))
         }
         other => return Err(Error::Unknown(other.into())),
     })

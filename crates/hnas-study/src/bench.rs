@@ -130,8 +130,7 @@ pub fn run_benchmark(
         dedup: cfg.dedup,
     };
     let goals = Goals::parse(&probe)?;
-    let space =
-        Space::parse(&cfg.space_file, &cfg.space).map_err(|d| Error::Space(d.render()))?;
+    let space = Space::parse(&cfg.space_file, &cfg.space).map_err(|d| Error::Space(d.render()))?;
     let multi = goals.objectives.len() > 1;
     let reference: Vec<f64> = if multi {
         if cfg.reference.len() != goals.objectives.len() {
@@ -209,7 +208,9 @@ pub fn run_benchmark(
                                 let hv = hypervolume(&front, &reference);
                                 optimum.map_or(hv, |o| hv / o)
                             } else {
-                                match best.map(|b| regret_value(b, cfg, &space, &*evaluator, &mut lookup)) {
+                                match best
+                                    .map(|b| regret_value(b, cfg, &space, &*evaluator, &mut lookup))
+                                {
                                     Some(Ok(r)) => optimum.map_or(r, |o| o - r),
                                     Some(Err(e)) => {
                                         failure.get_or_insert(e);
@@ -311,10 +312,14 @@ fn true_front(
         .enumerate()
         .map_err(|e| Error::Settings(e.to_string()))?;
     for c in candidates {
-        let metrics = match evaluator.evaluate(space, &c, fidelity) {
-            Ok(m) => m,
-            Err(hnas_eval::EvalError::Failed(_)) => continue,
-            Err(hnas_eval::EvalError::Fatal(e)) => return Err(Error::Evaluator(e)),
+        // A candidate whose evaluation fails (or panics) has no place on the front.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            evaluator.evaluate(space, &c, fidelity)
+        }));
+        let metrics = match result {
+            Ok(Ok(m)) => m,
+            Ok(Err(hnas_eval::EvalError::Fatal(e))) => return Err(Error::Evaluator(e)),
+            Ok(Err(hnas_eval::EvalError::Failed(_))) | Err(_) => continue,
         };
         if goals.violation_of(&metrics) > 0.0 {
             continue;

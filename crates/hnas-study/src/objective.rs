@@ -266,10 +266,23 @@ mod tests {
         // The hard form: no bonus below the target, a steep penalty above it.
         let hard = Objective::parse("mnas:acc,lat,5,0,-1").unwrap();
         assert_eq!(hard.to_string(), "mnas:acc,lat,5,0,-1");
-        assert_eq!(hard.value(&metrics(&[("acc", 90.0), ("lat", 2.5)])), Some(90.0));
-        assert_eq!(hard.value(&metrics(&[("acc", 90.0), ("lat", 10.0)])), Some(45.0));
+        assert_eq!(
+            hard.value(&metrics(&[("acc", 90.0), ("lat", 2.5)])),
+            Some(90.0)
+        );
+        assert_eq!(
+            hard.value(&metrics(&[("acc", 90.0), ("lat", 10.0)])),
+            Some(45.0)
+        );
         assert_eq!(hard.value(&metrics(&[("acc", 90.0)])), None);
-        for bad in ["up:acc", "max:", "max:a,b", "mnas:acc,lat", "mnas:acc,lat,x", "mnas:acc,lat,0"] {
+        for bad in [
+            "up:acc",
+            "max:",
+            "max:a,b",
+            "mnas:acc,lat",
+            "mnas:acc,lat,x",
+            "mnas:acc,lat,0",
+        ] {
             assert!(Objective::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-/// How many duplicates in a row end a study under `Dedup::Skip` (the strategy keeps
-/// proposing known networks: the space, or its reachable part, is used up).
+/// How many duplicates in a row end a study under `Dedup::Skip`, or one limited by cost
+/// alone (the strategy keeps proposing known networks: the space, or its reachable part,
+/// is used up).
 const MAX_SKIPPED_IN_A_ROW: u64 = 10_000;
 
 /// What the driver reports while it runs.
@@ -506,7 +507,11 @@ impl Study {
                     self.store.insert_trial(&t)?;
                     let i = self.push_trial(t);
                     self.tell_and_report(i, &c, on_event);
-                    if self.settings.dedup == Dedup::Skip {
+                    // Under `skip`, or when only a cost budget binds (reused results cost
+                    // nothing), endless duplicates would never end the study.
+                    let unbounded =
+                        self.settings.dedup == Dedup::Skip || self.settings.budget == u64::MAX;
+                    if unbounded {
                         skipped_in_a_row += 1;
                         if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW {
                             stopped_early = Some(format!(

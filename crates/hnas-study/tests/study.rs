@@ -370,7 +370,10 @@ fn several_objectives_and_constraints_give_a_feasible_front() {
         .collect();
     // Infeasible trials are recorded with their metrics, never on the front or leaderboard.
     let infeasible: Vec<_> = complete.iter().filter(|t| t.metrics["a"] < 3.0).collect();
-    assert!(!infeasible.is_empty(), "some proposals break the constraint");
+    assert!(
+        !infeasible.is_empty(),
+        "some proposals break the constraint"
+    );
     assert!(infeasible.iter().all(|t| goals.violation(t) > 0.0));
     assert!(front.iter().all(|t| t.metrics["a"] >= 3.0));
     assert!(study.leaderboard(50).iter().all(|t| t.metrics["a"] >= 3.0));
@@ -450,4 +453,46 @@ fn a_cost_budget_stops_the_study() {
         .count();
     assert!(at3 >= 2, "{at3} promotions");
     assert_eq!(study.best().unwrap().fidelity, Some(3.0));
+}
+
+#[test]
+fn the_harness_measures_hypervolume_against_the_enumerated_front() {
+    // Grid evaluates every candidate of the 1,024-cell space: its front is the true one, so
+    // its final hypervolume fraction is exactly 1; every curve is non-decreasing and <= 1.
+    let cfg = hnas_study::BenchConfig {
+        space_file: "test.hnas".into(),
+        space: SPACE.into(),
+        strategies: vec!["grid".into(), "random".into(), "nsga2:population=10".into()],
+        objectives: vec!["max:score".into(), "min:a".into()],
+        constraints: vec![],
+        regret_metric: String::new(),
+        reference: vec![-30.0, 16.0],
+        seeds: 2,
+        budget: 1024,
+        max_cost: None,
+        fidelity: None,
+        dedup: Dedup::Reuse,
+    };
+    let result = hnas_study::run_benchmark(&cfg, TestEval::new()).unwrap();
+    assert!(result.optimum.unwrap() > 0.0);
+    assert!(result.front_size.unwrap() >= 2);
+    for c in &result.curves {
+        for run in &c.regret {
+            assert!(run.windows(2).all(|w| w[1] >= w[0] - 1e-12), "{}", c.strategy);
+            assert!(run.iter().all(|v| *v <= 1.0 + 1e-9), "{}", c.strategy);
+        }
+    }
+    let grid = &result.curves[0];
+    assert!((grid.at(1024).0 - 1.0).abs() < 1e-12, "{}", grid.at(1024).0);
+    assert!(grid.at(10).0 < 1.0);
+}
+
+#[test]
+fn settings_written_before_several_objectives_still_open() {
+    let old = r#"{"space_file":"s.hnas","space":"net = a","strategy":"random","evaluator":"hash","objective":"max:score","report":[],"seed":3,"budget":10,"fidelity":null,"dedup":"reuse"}"#;
+    let s: Settings = serde_json::from_str(old).unwrap();
+    assert_eq!(s.objectives, vec!["max:score".to_string()]);
+    assert!(s.constraints.is_empty() && s.max_cost.is_none());
+    let again: Settings = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    assert_eq!(again, s);
 }
