@@ -680,3 +680,61 @@ fn asha_spends_a_cost_budget_across_two_fidelities() {
     // The leaderboard ranks by the highest fidelity: its first row is a 200-epoch trial.
     assert!(text.contains("test_200"), "{text}");
 }
+
+#[test]
+fn the_mnasnet_reward_is_the_stored_value() {
+    if !have_nb201() {
+        return;
+    }
+    let dir = tempdir("mnas");
+    let study = dir.join("mnas.db");
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+            "--strategy",
+            "rea:population=10,sample=3",
+            "--objective",
+            "mnas:test_200,latency_ms_pi5_onnx,5",
+            "--budget",
+            "40",
+            "--study",
+            &study.display().to_string(),
+            "-q",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "mnas:test_200,latency_ms_pi5_onnx,5,-0.07",
+        ));
+    let out = hnas()
+        .args([
+            "trials",
+            "--study",
+            &study.display().to_string(),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (v, acc, lat) = (col("value"), col("test_200"), col("latency_ms_pi5_onnx"));
+    let mut n = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let (value, a, l): (f64, f64, f64) = (
+            rec[v].parse().unwrap(),
+            rec[acc].parse().unwrap(),
+            rec[lat].parse().unwrap(),
+        );
+        let want = a * (l / 5.0).powf(-0.07);
+        assert!((value - want).abs() < 1e-9, "{value} vs {want}");
+        n += 1;
+    }
+    assert_eq!(n, 40);
+}

@@ -478,7 +478,11 @@ fn the_harness_measures_hypervolume_against_the_enumerated_front() {
     assert!(result.front_size.unwrap() >= 2);
     for c in &result.curves {
         for run in &c.regret {
-            assert!(run.windows(2).all(|w| w[1] >= w[0] - 1e-12), "{}", c.strategy);
+            assert!(
+                run.windows(2).all(|w| w[1] >= w[0] - 1e-12),
+                "{}",
+                c.strategy
+            );
             assert!(run.iter().all(|v| *v <= 1.0 + 1e-9), "{}", c.strategy);
         }
     }
@@ -495,4 +499,32 @@ fn settings_written_before_several_objectives_still_open() {
     assert!(s.constraints.is_empty() && s.max_cost.is_none());
     let again: Settings = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(again, s);
+}
+
+#[test]
+fn asha_resumes_from_a_kill_during_a_promotion() {
+    let strategy = "asha:rungs=1/3/9,sampler=rea";
+    let straight = run(settings(strategy, 80, 5), Box::new(MemoryStore::new()));
+    // The first promotion to the top rung after trial 10: cut the study there, as if the
+    // process died while that 9-fidelity evaluation ran.
+    let cut = straight
+        .trials()
+        .iter()
+        .find(|t| t.number > 10 && t.fidelity == Some(9.0) && t.duplicate_of.is_none())
+        .expect("a promotion to the top rung")
+        .number;
+    let first = run(settings(strategy, cut + 1, 5), Box::new(MemoryStore::new()));
+    let mut store = first.into_store();
+    let mut t = store.trials().unwrap().pop().unwrap();
+    assert_eq!(t.fidelity, Some(9.0));
+    t.state = TrialState::Running;
+    t.metrics.clear();
+    t.value = None;
+    t.tell_seq = None;
+    t.finished_at = None;
+    store.update_trial(&t).unwrap();
+    let resumed = run(settings(strategy, 80, 5), store);
+    assert_eq!(digest(&resumed), digest(&straight));
+    let fid = |s: &Study| s.trials().iter().map(|t| t.fidelity).collect::<Vec<_>>();
+    assert_eq!(fid(&resumed), fid(&straight));
 }
