@@ -19,7 +19,8 @@ pub struct SearchArgs {
     /// The space file (.hnas).
     #[arg(long)]
     pub space: Option<PathBuf>,
-    /// The evaluator: nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COL][,form=line|nb201], hash.
+    /// The evaluator: nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COL][,form=line|nb201],
+    /// command:["PROGRAM","ARG",...] (or command:{"argv": [...], "timeout": S, "retries": N, ...}), hash.
     #[arg(long)]
     pub evaluator: Option<String>,
     /// The strategy: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites, nsga2, sh,
@@ -123,6 +124,31 @@ fn read_toml(path: &Path, args: &mut SearchArgs) -> Result<()> {
             "study" => {
                 let s = v.as_str().ok_or_else(|| bad("a path"))?;
                 args.study.get_or_insert_with(|| base.join(s));
+            }
+            "evaluator" if v.is_table() => {
+                // An external program: [evaluator] command = ["python3", "train.py"], ...
+                let t = v.as_table().expect("checked");
+                let mut spec = serde_json::Map::new();
+                for (key, value) in t {
+                    let key = if key == "command" {
+                        "argv"
+                    } else {
+                        key.as_str()
+                    };
+                    let json = serde_json::to_value(value)
+                        .map_err(|e| anyhow!("{shown}: evaluator.{key}: {e}"))?;
+                    spec.insert(key.to_string(), json);
+                }
+                if !spec.contains_key("argv") {
+                    return Err(bad(
+                        "a string, or a table with command = [\"PROGRAM\", \"ARG\", ...]",
+                    ));
+                }
+                let name = format!("command:{}", serde_json::Value::Object(spec));
+                // Checked here so that a mistake names the study file.
+                hnas_eval::CommandEvaluator::parse(&name["command:".len()..])
+                    .map_err(|e| anyhow!("{shown}: {e}"))?;
+                args.evaluator.get_or_insert(name);
             }
             "evaluator" => {
                 let s = v.as_str().ok_or_else(|| bad("a string"))?;

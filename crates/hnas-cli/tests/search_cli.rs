@@ -738,3 +738,130 @@ fn the_mnasnet_reward_is_the_stored_value() {
     }
     assert_eq!(n, 40);
 }
+
+fn python_ok() -> bool {
+    match std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+    {
+        Ok(o) if o.status.success() => true,
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("CI=true: python3 is missing"),
+        _ => {
+            eprintln!("notice: skipping: python3 is not installed");
+            false
+        }
+    }
+}
+
+#[test]
+fn an_agent_pipeline_is_searched_through_an_external_scorer() {
+    if !python_ok() {
+        return;
+    }
+    let dir = tempdir("agent");
+    let scorer = root().join("examples/agent/score.py").display().to_string();
+    let study = dir.join("agent.db");
+    // The evaluator in a TOML study file, as a table with an argv list.
+    let toml = dir.join("agent.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "space = {:?}\nstudy = \"agent.db\"\nstrategy = \"nsga2\"\nobjective = [\"max:quality\", \"min:cost\"]\nbudget = 30\n\n[evaluator]\ncommand = [\"python3\", {:?}]\ntimeout = 60\nmetrics = [\"quality\", \"cost\"]\n",
+            example("agent"),
+            scorer
+        ),
+    )
+    .unwrap();
+    let out = hnas()
+        .args(["search", &toml.display().to_string(), "-q"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("30 complete, 0 failed"), "{text}");
+    assert!(text.contains("Pareto front: "), "{text}");
+    // The scorer is deterministic: every stored quality is what it says for that candidate.
+    let out = hnas()
+        .args([
+            "trials",
+            "--study",
+            &study.display().to_string(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    let job = dir.join("job.json");
+    std::fs::write(
+        &job,
+        serde_json::json!({"trial": 0, "candidate": first["candidate"], "tree": serde_json::from_str::<serde_json::Value>(first["candidate_json"].as_str().unwrap()).unwrap()}).to_string(),
+    )
+    .unwrap();
+    let again = std::process::Command::new("python3")
+        .arg(&scorer)
+        .env("HNAS_CANDIDATE", &job)
+        .output()
+        .unwrap();
+    let again: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&again.stdout).trim()).unwrap();
+    assert_eq!(again["quality"], first["metrics"]["quality"]);
+
+    // A program that crashes on some candidates: failed trials with reasons, the search goes on.
+    let flaky = dir.join("flaky.py");
+    std::fs::write(
+        &flaky,
+        "import json, os, sys\njob = json.load(open(os.environ['HNAS_CANDIDATE']))\nif len(job['candidate']) % 3 == 0:\n    sys.exit('out of budget for large models')\nprint(json.dumps({'quality': len(job['candidate']) % 17}))\n",
+    )
+    .unwrap();
+    let spec = serde_json::json!(["python3", flaky.display().to_string()]).to_string();
+    let out = hnas()
+        .args([
+            "search",
+            "--space",
+            &example("agent"),
+            "--evaluator",
+            &format!("command:{spec}"),
+            "--strategy",
+            "rea:population=5,sample=2",
+            "--objective",
+            "max:quality",
+            "--budget",
+            "25",
+            "--study",
+            &dir.join("flaky.db").display().to_string(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("25 trials"), "{text}");
+    let rows = trials(&dir.join("flaky.db"));
+    let failed: Vec<_> = rows.iter().filter(|r| r.1 == "failed").collect();
+    assert!(
+        !failed.is_empty() && failed.len() < 25,
+        "{} failed",
+        failed.len()
+    );
+    let out = hnas()
+        .args([
+            "trials",
+            "--study",
+            &dir.join("flaky.db").display().to_string(),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("out of budget for large models"));
+}

@@ -5,13 +5,16 @@
 //! - [`Tabular`]: look the candidate up in a CSV table (any table a user brings, keyed by the
 //!   candidate's one-line form, or NAS-Bench-201's cell string);
 //! - NAS-Bench-201 presets `nb201:cifar10`, `nb201:cifar100`, `nb201:imagenet16`;
-//! - [`HashScore`]: a deterministic pseudo-random score for tests and overhead benchmarks.
+//! - [`HashScore`]: a deterministic pseudo-random score for tests and overhead benchmarks;
+//! - [`CommandEvaluator`]: any program, run once per evaluation (`command:[...]`).
 //!
 //! [`from_name`] builds any of them from its name.
 
+mod command;
 mod nb201;
 mod tabular;
 
+pub use command::{CommandEvaluator, CommandSpec};
 pub use nb201::{nb201, nb201_table_path, NB201_DATASETS};
 pub use tabular::{KeyForm, Tabular};
 
@@ -34,12 +37,21 @@ pub enum EvalError {
     Fatal(String),
 }
 
+/// What the driver knows of the trial an evaluation belongs to (for evaluators that pass it
+/// on, such as an external program that seeds its training with it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrialInfo {
+    pub trial: u64,
+    pub seed: u64,
+}
+
 /// Turns candidates into metrics.
 pub trait Evaluator: Send + Sync {
     /// The evaluator's name as written in study settings.
     fn name(&self) -> &str;
 
-    /// The metrics it returns (at the default fidelity).
+    /// The metrics it returns (at the default fidelity); empty when it cannot say before
+    /// running (an external program that declared none).
     fn metrics(&self) -> Vec<String>;
 
     /// Evaluates a candidate of `space` at `fidelity` (`None`: the evaluator's default).
@@ -51,6 +63,17 @@ pub trait Evaluator: Send + Sync {
     ) -> Result<Metrics, EvalError>;
 
     /// Checks before a study starts that the evaluator can read candidates of this space.
+    /// [`Evaluator::evaluate`] for a given trial of a study.
+    fn evaluate_trial(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        fidelity: Option<f64>,
+        _trial: &TrialInfo,
+    ) -> Result<Metrics, EvalError> {
+        self.evaluate(space, c, fidelity)
+    }
+
     fn check_space(&self, _space: &Space) -> Result<(), EvalError> {
         Ok(())
     }
@@ -103,7 +126,7 @@ impl Evaluator for HashScore {
 }
 
 /// Names [`from_name`] accepts, for messages.
-pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COLUMN][,form=line|nb201], hash";
+pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COLUMN][,form=line|nb201], command:[\"PROGRAM\",\"ARG\",...], hash";
 
 /// Builds an evaluator from its name.
 pub fn from_name(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
@@ -134,6 +157,9 @@ pub fn from_name(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
             form,
             None,
         )?));
+    }
+    if let Some(rest) = name.strip_prefix("command:") {
+        return Ok(Box::new(CommandEvaluator::parse(rest)?));
     }
     if name == "hash" {
         return Ok(Box::new(HashScore));

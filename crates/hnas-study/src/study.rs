@@ -181,7 +181,8 @@ impl Study {
             .flat_map(|o| o.metrics())
             .chain(goals.constraints.iter().map(|c| c.metric.as_str()))
             .chain(settings.report.iter().map(String::as_str));
-        for m in needed {
+        // An evaluator that cannot list its metrics in advance is checked per trial.
+        for m in needed.filter(|_| !offered.is_empty()) {
             if !offered.iter().any(|o| o == m) {
                 return Err(Error::Settings(format!(
                     "unknown metric '{m}' for evaluator '{}'; expected one of: {}",
@@ -569,9 +570,14 @@ impl Study {
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
         let fidelity = self.trials[i].fidelity;
+        let info = hnas_eval::TrialInfo {
+            trial: self.trials[i].number,
+            seed: self.settings.seed,
+        };
         let started = std::time::Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| {
-            self.evaluator.evaluate(&self.space, c, fidelity)
+            self.evaluator
+                .evaluate_trial(&self.space, c, fidelity, &info)
         }))
         .unwrap_or_else(|p| {
             Err(EvalError::Failed(format!(
