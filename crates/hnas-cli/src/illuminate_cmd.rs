@@ -4,7 +4,7 @@ use crate::svg;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use hnas_search::{Archive, Descriptor, Source, StrategySpec};
-use hnas_store::{SqliteStore, Store, TrialState};
+use hnas_store::TrialState;
 use hnas_study::Settings;
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,13 +34,7 @@ fn describe(d: &Descriptor) -> String {
 }
 
 pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
-    if !a.study.is_file() {
-        bail!(
-            "no study at {}; expected the file a 'hnas search --study FILE' wrote",
-            a.study.display()
-        );
-    }
-    let store = SqliteStore::open(&a.study)?;
+    let store = crate::search_cmd::open_existing(&a.study)?;
     let rec = store
         .study()?
         .ok_or_else(|| anyhow!("{} holds no study", a.study.display()))?;

@@ -39,7 +39,8 @@ pub struct SearchArgs {
     /// Seed of every random decision. Default 0.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The study file (SQLite). Default runs/SPACE-STRATEGY-sSEED.db.
+    /// The study file (SQLite), or a PostgreSQL URL postgres://USER@HOST/DB?study=NAME.
+    /// Default runs/SPACE-STRATEGY-sSEED.db.
     #[arg(long)]
     pub study: Option<PathBuf>,
     /// max:METRIC, min:METRIC, or MnasNet's reward mnas:ACC,LAT,TARGET[,ALPHA[,BETA]].
@@ -346,13 +347,34 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
     Ok((Resolved { settings, study }, args))
 }
 
-/// Opens a study file for a search, removing it again if this call created it and the
-/// study could not start (nothing half-written).
+/// The store a study location names: a `postgres://` URL or an SQLite file path.
+fn store_at(location: &Path) -> Result<Box<dyn Store>> {
+    let text = location.to_string_lossy();
+    if hnas_store::is_postgres_url(&text) {
+        return Ok(Box::new(hnas_store::PgStore::open(&text)?));
+    }
+    Ok(Box::new(SqliteStore::open(location)?))
+}
+
+/// Opens an existing study for reading (`hnas trials`, `hnas illuminate`).
+pub fn open_existing(location: &Path) -> Result<Box<dyn Store>> {
+    let url = hnas_store::is_postgres_url(&location.to_string_lossy());
+    if !url && !location.is_file() {
+        bail!(
+            "no study at {}; expected the file a 'hnas search --study FILE' wrote",
+            location.display()
+        );
+    }
+    store_at(location)
+}
+
+/// Opens a study (file or PostgreSQL URL) for a search, removing a file again if this call
+/// created it and the study could not start (nothing half-written).
 pub fn open_study(settings: Settings, evaluator: Arc<dyn Evaluator>, path: &Path) -> Result<Study> {
-    let existed = path.exists();
+    let existed = path.exists() || hnas_store::is_postgres_url(&path.to_string_lossy());
     let attempt = (|| -> Result<Study> {
-        let store = SqliteStore::open(path)?;
-        Ok(Study::open(settings, evaluator, Box::new(store))?)
+        let store = store_at(path)?;
+        Ok(Study::open(settings, evaluator, store)?)
     })();
     if attempt.is_err() && !existed {
         for suffix in ["", "-wal", "-shm"] {
@@ -635,13 +657,7 @@ pub fn run_trials(a: TrialsArgs) -> Result<()> {
         reference,
     } = a;
     let study = study.as_path();
-    if !study.is_file() {
-        bail!(
-            "no study at {}; expected the file a 'hnas search --study FILE' wrote",
-            study.display()
-        );
-    }
-    let store = SqliteStore::open(study)?;
+    let store = open_existing(study)?;
     let rec = store
         .study()?
         .ok_or_else(|| anyhow!("{} holds no study", study.display()))?;

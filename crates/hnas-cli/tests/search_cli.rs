@@ -41,14 +41,13 @@ fn have_nb201() -> bool {
 
 /// `hnas trials --format csv` as rows of (number, state, value, candidate).
 fn trials(study: &Path) -> Vec<(String, String, String, String)> {
+    trials_at(&study.display().to_string())
+}
+
+/// The same for a study file or a PostgreSQL URL.
+fn trials_at(study: &str) -> Vec<(String, String, String, String)> {
     let out = hnas()
-        .args([
-            "trials",
-            "--study",
-            &study.display().to_string(),
-            "--format",
-            "csv",
-        ])
+        .args(["trials", "--study", study, "--format", "csv"])
         .output()
         .unwrap();
     assert!(
@@ -57,14 +56,17 @@ fn trials(study: &Path) -> Vec<(String, String, String, String)> {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (n, st, v, c) = (col("number"), col("state"), col("value"), col("candidate"));
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
             (
-                rec[0].to_string(),
-                rec[1].to_string(),
-                rec[2].to_string(),
-                rec[7].to_string(),
+                rec[n].to_string(),
+                rec[st].to_string(),
+                rec[v].to_string(),
+                rec[c].to_string(),
             )
         })
         .collect()
@@ -864,4 +866,58 @@ fn an_agent_pipeline_is_searched_through_an_external_scorer() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("out of budget for large models"));
+}
+
+#[test]
+fn a_study_in_postgresql_resumes_like_a_file() {
+    let base = match std::env::var("HNAS_TEST_POSTGRES") {
+        Ok(u) => u,
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true: HNAS_TEST_POSTGRES is not set (.ci/start-postgres sets it)")
+        }
+        Err(_) => {
+            eprintln!("notice: skipping: HNAS_TEST_POSTGRES is not set");
+            return;
+        }
+    };
+    let dir = tempdir("pg");
+    let name = format!("cli-{}-{}", std::process::id(), hnas_store::now());
+    let url = format!("{base}?study={name}");
+    let search = |study: &str, budget: &str| {
+        hnas()
+            .args([
+                "search",
+                "--space",
+                &example("mlp"),
+                "--evaluator",
+                "hash",
+                "--strategy",
+                "rea:population=8,sample=3",
+                "--budget",
+                budget,
+                "--seed",
+                "4",
+                "--study",
+                study,
+                "-q",
+            ])
+            .assert()
+            .success();
+    };
+    search(&url, "30");
+    search(&url, "70");
+    let file = dir.join("same.db");
+    search(&file.display().to_string(), "70");
+    let pg_rows = trials_at(&url);
+    assert_eq!(pg_rows.len(), 70);
+    assert_eq!(pg_rows, trials(&file));
+    hnas()
+        .args([
+            "trials",
+            "--study",
+            "postgres://nobody@127.0.0.1:1/x?study=y&connect_timeout=2",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cannot connect"));
 }

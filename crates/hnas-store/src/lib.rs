@@ -6,9 +6,13 @@
 //! [`Store`].
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod pg;
 mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use pg::{is_postgres_url, split_study, PgStore};
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};
@@ -123,6 +127,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("trial {0} does not exist")]
     NoTrial(u64),
+    #[error("study store (PostgreSQL): {0}")]
+    Postgres(String),
 }
 
 /// Where a study's trials live.
