@@ -44,7 +44,7 @@ CREATE INDEX hnas_trial_canonical ON hnas_trial (study, canonical_hash);
 "];
 
 /// An arbitrary constant naming hnas's advisory lock for migrations.
-const MIGRATION_LOCK: i64 = 0x686e_6173_6d69_67;
+const MIGRATION_LOCK: i64 = 0x0068_6e61_736d_6967;
 
 /// A study in a PostgreSQL database.
 pub struct PgStore {
