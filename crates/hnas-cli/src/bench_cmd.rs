@@ -337,9 +337,13 @@ pub struct EngineArgs {
     /// Strategy to measure.
     #[arg(long, default_value = "random")]
     pub strategy: String,
-    /// Stores to measure, comma-separated: memory, sqlite.
+    /// Stores to measure, comma-separated: memory, sqlite, postgres (needs --postgres).
     #[arg(long, value_delimiter = ',', default_value = "memory,sqlite")]
     pub stores: Vec<String>,
+    /// The PostgreSQL database for the postgres store: postgres://USER@HOST:PORT/DB
+    /// (each measurement writes a study of its own).
+    #[arg(long)]
+    pub postgres: Option<String>,
     /// Print one JSON object per measurement instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -370,10 +374,20 @@ pub fn run_engine(a: EngineArgs) -> Result<()> {
             dedup: Dedup::Off,
         };
         let path = dir.join(format!("{store_kind}-{n}-{tag}.db"));
-        let store: Box<dyn Store> = if store_kind == "memory" {
-            Box::new(MemoryStore::new())
-        } else {
-            Box::new(SqliteStore::open(&path)?)
+        let store: Box<dyn Store> = match store_kind {
+            "memory" => Box::new(MemoryStore::new()),
+            "postgres" => {
+                let base = a.postgres.as_deref().ok_or_else(|| {
+                    anyhow!("the postgres store needs --postgres postgres://USER@HOST:PORT/DB")
+                })?;
+                let sep = if base.contains('?') { '&' } else { '?' };
+                Box::new(hnas_store::PgStore::open(&format!(
+                    "{base}{sep}study=bench-engine-{}-{store_kind}-{n}-{tag}-{}",
+                    std::process::id(),
+                    hnas_store::now()
+                ))?)
+            }
+            _ => Box::new(SqliteStore::open(&path)?),
         };
         let start = Instant::now();
         let mut study = Study::open(settings, evaluator.clone(), store)?;
@@ -385,8 +399,8 @@ pub fn run_engine(a: EngineArgs) -> Result<()> {
     let mut rows = Vec::new();
     for &n in &a.trials {
         for store_kind in a.stores.iter().map(String::as_str) {
-            if store_kind != "memory" && store_kind != "sqlite" {
-                anyhow::bail!("unknown store '{store_kind}'; expected memory or sqlite");
+            if !["memory", "sqlite", "postgres"].contains(&store_kind) {
+                anyhow::bail!("unknown store '{store_kind}'; expected memory, sqlite or postgres");
             }
             // Short studies are repeated (odd count, at least 3) so that each figure spans
             // about 20,000 trials; the median is reported.
