@@ -15,7 +15,7 @@ mod study;
 pub use bench::{run_benchmark, BenchConfig, BenchResult, StrategyCurves};
 pub use objective::{Constraint, Objective, MNAS_W};
 pub use settings::{Dedup, Settings};
-pub use study::{Event, Goals, Study, Summary};
+pub use study::{Event, Goals, Proposal, Study, Summary};
 
 /// Why a study cannot go on.
 #[derive(Debug, thiserror::Error)]

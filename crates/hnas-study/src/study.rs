@@ -28,6 +28,15 @@ pub enum Event<'a> {
     },
 }
 
+/// A trial [`Study::propose`] added: its index and candidate.
+#[derive(Debug)]
+pub enum Proposal {
+    /// A new trial, running: evaluate it.
+    New(usize, Candidate),
+    /// A duplicate, finished from an earlier result and told.
+    Reused(usize, Candidate),
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -450,64 +459,17 @@ impl Study {
         while self.counted() < self.settings.budget
             && self.settings.max_cost.is_none_or(|m| self.spent < m)
         {
-            let number = self.trials.len() as u64;
-            let mut rng = trial_rng(self.settings.seed, number);
-            let Some(Ask {
-                candidate: c,
-                fidelity,
-            }) = self.strategy.ask(number, &mut rng, 0)
-            else {
-                stopped_early = Some(format!(
-                    "the strategy '{}' has nothing left to propose",
-                    self.strategy.name()
-                ));
-                break;
-            };
-            let canonical = self.space.canonical_hash(&c);
-            let line = self.space.print(&c);
-            let record = TrialRecord {
-                number,
-                state: TrialState::Running,
-                hash: hnas_space::fingerprint_text(&line),
-                candidate: line,
-                candidate_json: self.space.json_string(&c),
-                canonical_hash: canonical.clone(),
-                fidelity: fidelity.or(self.settings.fidelity),
-                metrics: Metrics::new(),
-                value: None,
-                error: None,
-                duplicate_of: None,
-                counted: true,
-                cost: 0.0,
-                ask_seq: self.next_seq(),
-                tell_seq: None,
-                started_at: now(),
-                finished_at: None,
-                worker: None,
-                attempt: 1,
-            };
-            let original = match self.settings.dedup {
-                Dedup::Off => None,
-                _ => self
-                    .seen
-                    .get(&seen_key(&canonical, record.fidelity))
-                    .copied(),
-            };
-            match original {
-                Some(o) => {
-                    let orig = &self.trials[o];
-                    let mut t = record;
-                    t.state = orig.state;
-                    t.metrics = orig.metrics.clone();
-                    t.value = orig.value;
-                    t.error = orig.error.clone();
-                    t.duplicate_of = Some(orig.number);
-                    t.counted = self.settings.dedup == Dedup::Reuse;
-                    t.tell_seq = Some(self.next_seq());
-                    t.finished_at = Some(t.started_at);
-                    self.store.insert_trial(&t)?;
-                    let i = self.push_trial(t);
-                    self.tell_and_report(i, &c, on_event);
+            match self.propose()? {
+                None => {
+                    stopped_early = Some(format!(
+                        "the strategy '{}' has nothing left to propose",
+                        self.strategy.name()
+                    ));
+                    break;
+                }
+                Some(Proposal::Reused(i, c)) => {
+                    self.store.insert_trial(&self.trials[i])?;
+                    self.report(i, &c, on_event);
                     // Under `skip`, or when only a cost budget binds (reused results cost
                     // nothing), endless duplicates would never end the study.
                     let unbounded =
@@ -522,15 +484,119 @@ impl Study {
                         }
                     }
                 }
-                None => {
+                Some(Proposal::New(i, c)) => {
                     skipped_in_a_row = 0;
-                    self.store.insert_trial(&record)?;
-                    let i = self.push_trial(record);
+                    self.store.insert_trial(&self.trials[i])?;
                     self.evaluate_and_tell(i, &c, on_event)?;
                 }
             }
         }
         Ok(self.summary(stopped_early))
+    }
+
+    /// Asks the strategy for the next trial (with as many pending as the study has
+    /// unfinished trials) and records it in memory, not in the store: a new trial to
+    /// evaluate, or a duplicate answered from an earlier result (already told to the
+    /// strategy). `None` when the strategy has nothing left.
+    pub fn propose(&mut self) -> Result<Option<Proposal>, Error> {
+        let number = self.trials.len() as u64;
+        let pending = self.trials.iter().filter(|t| t.tell_seq.is_none()).count();
+        let mut rng = trial_rng(self.settings.seed, number);
+        let Some(Ask {
+            candidate: c,
+            fidelity,
+        }) = self.strategy.ask(number, &mut rng, pending)
+        else {
+            return Ok(None);
+        };
+        let canonical = self.space.canonical_hash(&c);
+        let line = self.space.print(&c);
+        let record = TrialRecord {
+            number,
+            state: TrialState::Running,
+            hash: hnas_space::fingerprint_text(&line),
+            candidate: line,
+            candidate_json: self.space.json_string(&c),
+            canonical_hash: canonical.clone(),
+            fidelity: fidelity.or(self.settings.fidelity),
+            metrics: Metrics::new(),
+            value: None,
+            error: None,
+            duplicate_of: None,
+            counted: true,
+            cost: 0.0,
+            ask_seq: self.next_seq(),
+            tell_seq: None,
+            started_at: now(),
+            finished_at: None,
+            worker: None,
+            attempt: 1,
+        };
+        let original = match self.settings.dedup {
+            Dedup::Off => None,
+            _ => self
+                .seen
+                .get(&seen_key(&canonical, record.fidelity))
+                .copied(),
+        };
+        Ok(Some(match original {
+            Some(o) => {
+                let orig = &self.trials[o];
+                let mut t = record;
+                t.state = orig.state;
+                t.metrics = orig.metrics.clone();
+                t.value = orig.value;
+                t.error = orig.error.clone();
+                t.duplicate_of = Some(orig.number);
+                t.counted = self.settings.dedup == Dedup::Reuse;
+                t.tell_seq = Some(self.next_seq());
+                t.finished_at = Some(t.started_at);
+                let i = self.push_trial(t);
+                self.index(i);
+                self.tell(i, &c);
+                Proposal::Reused(i, c)
+            }
+            None => Proposal::New(self.push_trial(record), c),
+        }))
+    }
+
+    /// Evaluates trial `i` and gives its finished record (state, metrics, value, error,
+    /// cost; no tell sequence), without recording or telling it. `Err` only for a fatal
+    /// evaluator error.
+    pub fn evaluate(&mut self, i: usize, c: &Candidate) -> Result<TrialRecord, String> {
+        let mut t = self.trials[i].clone();
+        let info = hnas_eval::TrialInfo {
+            trial: t.number,
+            seed: self.settings.seed,
+        };
+        let started = std::time::Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.evaluator
+                .evaluate_trial(&self.space, c, t.fidelity, &info)
+        }))
+        .unwrap_or_else(|p| {
+            Err(EvalError::Failed(format!(
+                "the evaluator panicked: {}",
+                panic_message(&p)
+            )))
+        });
+        self.eval_seconds += started.elapsed().as_secs_f64();
+        let result = result.and_then(|m| self.check_metrics(m));
+        t.cost = self.evaluator.cost(t.fidelity);
+        match result {
+            Ok(m) => {
+                t.state = TrialState::Complete;
+                t.value = self.goals.primary().value(&m);
+                t.metrics = m;
+            }
+            Err(EvalError::Failed(reason)) => {
+                t.state = TrialState::Failed;
+                t.error = Some(reason);
+            }
+            Err(EvalError::Fatal(reason)) => return Err(reason),
+        }
+        t.finished_at = Some(now());
+        Ok(t)
     }
 
     fn push_trial(&mut self, t: TrialRecord) -> usize {
@@ -569,42 +635,9 @@ impl Study {
         c: &Candidate,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
-        let fidelity = self.trials[i].fidelity;
-        let info = hnas_eval::TrialInfo {
-            trial: self.trials[i].number,
-            seed: self.settings.seed,
-        };
-        let started = std::time::Instant::now();
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            self.evaluator
-                .evaluate_trial(&self.space, c, fidelity, &info)
-        }))
-        .unwrap_or_else(|p| {
-            Err(EvalError::Failed(format!(
-                "the evaluator panicked: {}",
-                panic_message(&p)
-            )))
-        });
-        self.eval_seconds += started.elapsed().as_secs_f64();
-        let result = result.and_then(|m| self.check_metrics(m));
-        let cost = self.evaluator.cost(fidelity);
-        match result {
-            Ok(m) => {
-                let t = &mut self.trials[i];
-                t.state = TrialState::Complete;
-                t.value = self.goals.primary().value(&m);
-                t.metrics = m;
-                t.cost = cost;
-                self.spent += cost;
-            }
-            Err(EvalError::Failed(reason)) => {
-                let t = &mut self.trials[i];
-                t.state = TrialState::Failed;
-                t.error = Some(reason);
-                t.cost = cost;
-                self.spent += cost;
-            }
-            Err(EvalError::Fatal(reason)) => {
+        let mut finished = match self.evaluate(i, c) {
+            Ok(t) => t,
+            Err(reason) => {
                 // Nothing half-written: the unfinished last trial is removed (a later run
                 // asks for the same candidate again); one in the middle of a resumed study
                 // cannot go without renumbering, so it stays unfinished.
@@ -615,13 +648,14 @@ impl Study {
                 }
                 return Err(Error::Evaluator(reason));
             }
-        }
-        let seq = self.next_seq();
-        let t = &mut self.trials[i];
-        t.tell_seq = Some(seq);
-        t.finished_at = Some(now());
+        };
+        self.spent += finished.cost;
+        finished.tell_seq = Some(self.next_seq());
+        self.trials[i] = finished;
         self.store.update_trial(&self.trials[i])?;
-        self.tell_and_report(i, c, on_event);
+        self.index(i);
+        self.tell(i, c);
+        self.report(i, c, on_event);
         Ok(())
     }
 
@@ -639,8 +673,8 @@ impl Study {
         Ok(m)
     }
 
-    fn tell_and_report(&mut self, i: usize, c: &Candidate, on_event: &mut dyn FnMut(Event<'_>)) {
-        self.index(i);
+    /// Tells the strategy the outcome of trial `i` (already indexed).
+    fn tell(&mut self, i: usize, c: &Candidate) {
         let t = &self.trials[i];
         let objectives = self.goals.vector(t).unwrap_or_default();
         self.strategy.tell(&Outcome {
@@ -652,11 +686,13 @@ impl Study {
             violation: self.goals.violation(t),
             fidelity: t.fidelity,
         });
-        let counted = self.counted();
+    }
+
+    fn report(&self, i: usize, _c: &Candidate, on_event: &mut dyn FnMut(Event<'_>)) {
         on_event(Event::Trial {
             trial: &self.trials[i],
             best: self.best(),
-            counted,
+            counted: self.counted(),
             budget: self.settings.budget,
         });
     }
