@@ -32,6 +32,8 @@ enum Command {
     Space(space_cmd::SpaceCmd),
     /// Run (or resume, or extend) a search; settings from flags and/or a TOML study file.
     Search(search_cmd::SearchArgs),
+    /// Work on a study shared through PostgreSQL, beside any number of other workers.
+    Worker(search_cmd::WorkerArgs),
     /// List a study's trials, or its Pareto front (--pareto), and plot the front (--plot).
     Trials(search_cmd::TrialsArgs),
     /// Compare strategies against random search over many seeds (regret curves).
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Space(cmd) => space_cmd::run(cmd),
         Command::Search(args) => search_cmd::run_search(args),
         Command::Trials(args) => search_cmd::run_trials(args),
+        Command::Worker(args) => search_cmd::run_worker(args),
         Command::Bench(args) => bench_cmd::run_bench(args),
         Command::BenchEngine(args) => bench_cmd::run_engine(args),
         Command::Illuminate(args) => illuminate_cmd::run_illuminate(args),

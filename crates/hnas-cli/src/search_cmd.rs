@@ -845,3 +845,70 @@ fn write_front_plot(path: &Path, goals: &Goals, trials: &[TrialRecord]) -> Resul
     std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
+
+/// `hnas worker`: one of many processes sharing a study in PostgreSQL.
+#[derive(Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub search: SearchArgs,
+    /// Seconds a trial stays handed to this worker without a heartbeat; a killed worker's
+    /// trial goes to another worker this long after its last heartbeat.
+    #[arg(long, default_value_t = 60.0)]
+    pub lease: f64,
+    /// The name recorded with the trials this worker runs (default: HOST/PID).
+    #[arg(long)]
+    pub worker_id: Option<String>,
+}
+
+pub fn run_worker(a: WorkerArgs) -> Result<()> {
+    let quiet = a.search.quiet;
+    let (resolved, _) = resolve(a.search)?;
+    let url = resolved.study.to_string_lossy().to_string();
+    if !hnas_store::is_postgres_url(&url) {
+        bail!("hnas worker shares a study through PostgreSQL; expected --study postgres://USER@HOST/DB?study=NAME (for one process, hnas search takes a file)");
+    }
+    if !(a.lease.is_finite() && a.lease > 0.0) {
+        bail!("--lease must be a positive number of seconds");
+    }
+    load(Path::new(&resolved.settings.space_file))?;
+    let evaluator: Arc<dyn Evaluator> =
+        Arc::from(hnas_eval::from_name(&resolved.settings.evaluator)?);
+    let mut cfg = hnas_study::WorkerConfig {
+        lease: a.lease,
+        ..Default::default()
+    };
+    if let Some(id) = a.worker_id {
+        cfg.id = id;
+    }
+    let id = cfg.id.clone();
+    let summary = hnas_study::run_worker(resolved.settings, evaluator, &url, &cfg, &mut |ev| {
+        if quiet {
+            return;
+        }
+        match ev {
+            hnas_study::WorkerEvent::Recorded {
+                trial,
+                counted,
+                budget,
+            } => eprintln!(
+                "[{id}] trial {} {} ({counted}/{budget} counted)",
+                trial.number, trial.state
+            ),
+            hnas_study::WorkerEvent::TakenOver { trial, attempt } => {
+                eprintln!(
+                    "[{id}] trial {trial}: its worker's lease expired; running attempt {attempt}"
+                )
+            }
+            hnas_study::WorkerEvent::Lost { trial } => {
+                eprintln!(
+                    "[{id}] trial {trial}: another worker took it over; this result is dropped"
+                )
+            }
+        }
+    })?;
+    println!(
+        "worker {id}: {} evaluated ({} taken over from dead workers), {} duplicates reused, {} results dropped (lease lost); the study's budget is spent",
+        summary.evaluated, summary.taken_over, summary.reused, summary.lost
+    );
+    Ok(())
+}

@@ -125,8 +125,33 @@ impl Evaluator for HashScore {
     }
 }
 
+/// [`HashScore`] that takes `millis` milliseconds per evaluation (`sleep:MS`): a stand-in
+/// for training when measuring how workers scale.
+pub struct SleepScore {
+    name: String,
+    millis: u64,
+}
+
+impl Evaluator for SleepScore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn metrics(&self) -> Vec<String> {
+        HashScore.metrics()
+    }
+    fn evaluate(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        fidelity: Option<f64>,
+    ) -> Result<Metrics, EvalError> {
+        std::thread::sleep(std::time::Duration::from_millis(self.millis));
+        HashScore.evaluate(space, c, fidelity)
+    }
+}
+
 /// Names [`from_name`] accepts, for messages.
-pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COLUMN][,form=line|nb201], command:[\"PROGRAM\",\"ARG\",...], hash";
+pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COLUMN][,form=line|nb201], command:[\"PROGRAM\",\"ARG\",...], hash, sleep:MS";
 
 /// Builds an evaluator from its name.
 pub fn from_name(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
@@ -160,6 +185,17 @@ pub fn from_name(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
     }
     if let Some(rest) = name.strip_prefix("command:") {
         return Ok(Box::new(CommandEvaluator::parse(rest)?));
+    }
+    if let Some(ms) = name.strip_prefix("sleep:") {
+        let millis = ms.parse::<u64>().map_err(|_| {
+            EvalError::Fatal(format!(
+                "evaluator '{name}': expected sleep:MILLISECONDS, as in sleep:50"
+            ))
+        })?;
+        return Ok(Box::new(SleepScore {
+            name: name.to_string(),
+            millis,
+        }));
     }
     if name == "hash" {
         return Ok(Box::new(HashScore));

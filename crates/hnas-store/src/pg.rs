@@ -41,6 +41,8 @@ CREATE TABLE hnas_trial (
     PRIMARY KEY (study, number)
 );
 CREATE INDEX hnas_trial_canonical ON hnas_trial (study, canonical_hash);
+", "
+ALTER TABLE hnas_trial ADD COLUMN lease_until DOUBLE PRECISION;
 "];
 
 /// An arbitrary constant naming hnas's advisory lock for migrations.
@@ -114,6 +116,112 @@ impl PgStore {
     /// The study's name in the database.
     pub fn study_name(&self) -> &str {
         &self.study
+    }
+
+    /// Opens a transaction holding the study's lock: workers take turns to ask, to hand
+    /// out expired trials and to record outcomes, so that the sequence of asks and tells
+    /// stays one sequence. [`PgStore::commit`] (or dropping the connection) releases it.
+    pub fn lock(&mut self) -> Result<(), StoreError> {
+        let c = self.client.get_mut();
+        c.batch_execute("BEGIN").map_err(pg)?;
+        c.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&self.study])
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        self.client.get_mut().batch_execute("COMMIT").map_err(pg)
+    }
+
+    pub fn rollback(&mut self) -> Result<(), StoreError> {
+        self.client.get_mut().batch_execute("ROLLBACK").map_err(pg)
+    }
+
+    /// Gives `worker` a lease on trial `number` until `until` (seconds since the epoch).
+    pub fn lease(&mut self, number: u64, worker: &str, until: f64) -> Result<(), StoreError> {
+        self.client
+            .get_mut()
+            .execute(
+                "UPDATE hnas_trial SET worker = $3, lease_until = $4 WHERE study = $1 AND number = $2",
+                &[&self.study, &(number as i64), &worker, &until],
+            )
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    /// Hands a running trial whose lease has expired (its worker died) to `worker`, as its
+    /// next attempt: the trial with the lowest number, skipping rows another worker holds.
+    pub fn claim_expired(
+        &mut self,
+        worker: &str,
+        now: f64,
+        until: f64,
+    ) -> Result<Option<TrialRecord>, StoreError> {
+        let row = self
+            .client
+            .get_mut()
+            .query_opt(
+                "UPDATE hnas_trial SET worker = $2, lease_until = $4, attempt = attempt + 1
+                 WHERE study = $1 AND number = (
+                     SELECT number FROM hnas_trial
+                     WHERE study = $1 AND state = 'running' AND tell_seq IS NULL
+                       AND (lease_until IS NULL OR lease_until < $3)
+                     ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED)
+                 RETURNING *",
+                &[&self.study, &worker, &now, &until],
+            )
+            .map_err(pg)?;
+        row.as_ref().map(row_to_trial).transpose()
+    }
+
+    /// Renews a lease, if `worker` still holds this attempt of the trial (a heartbeat).
+    pub fn renew(
+        &mut self,
+        number: u64,
+        attempt: u32,
+        worker: &str,
+        until: f64,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .client
+            .get_mut()
+            .execute(
+                "UPDATE hnas_trial SET lease_until = $5
+                 WHERE study = $1 AND number = $2 AND attempt = $3 AND worker = $4 AND tell_seq IS NULL",
+                &[&self.study, &(number as i64), &(attempt as i32), &worker, &until],
+            )
+            .map_err(pg)?;
+        Ok(n == 1)
+    }
+
+    /// Records an outcome once: only the attempt that holds the trial, and only while the
+    /// trial is unfinished, gets through, with the next number of the study's sequence.
+    /// `false` when another attempt took the trial over (this one's lease had expired).
+    /// Call with the lock held.
+    pub fn complete(&mut self, t: &TrialRecord) -> Result<bool, StoreError> {
+        let n = self
+            .client
+            .get_mut()
+            .execute(
+                "UPDATE hnas_trial SET state = $4, metrics = $5, value = $6, error = $7, cost = $8,
+                    finished_at = $9, lease_until = NULL,
+                    tell_seq = (SELECT COALESCE(MAX(GREATEST(ask_seq, COALESCE(tell_seq, 0))), 0) + 1
+                                FROM hnas_trial WHERE study = $1)
+                 WHERE study = $1 AND number = $2 AND attempt = $3 AND tell_seq IS NULL",
+                &[
+                    &self.study,
+                    &(t.number as i64),
+                    &(t.attempt as i32),
+                    &t.state.as_str(),
+                    &metrics_json(t),
+                    &t.value,
+                    &t.error,
+                    &t.cost,
+                    &t.finished_at,
+                ],
+            )
+            .map_err(pg)?;
+        Ok(n == 1)
     }
 }
 

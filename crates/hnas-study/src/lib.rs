@@ -11,11 +11,15 @@ mod bench;
 mod objective;
 mod settings;
 mod study;
+#[cfg(feature = "postgres")]
+mod worker;
 
 pub use bench::{run_benchmark, BenchConfig, BenchResult, StrategyCurves};
 pub use objective::{Constraint, Objective, MNAS_W};
 pub use settings::{Dedup, Settings};
 pub use study::{Event, Goals, Proposal, Study, Summary};
+#[cfg(feature = "postgres")]
+pub use worker::{run_worker, WorkerConfig, WorkerEvent, WorkerSummary};
 
 /// Why a study cannot go on.
 #[derive(Debug, thiserror::Error)]
