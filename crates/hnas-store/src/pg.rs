@@ -137,6 +137,20 @@ impl PgStore {
         self.client.get_mut().batch_execute("ROLLBACK").map_err(pg)
     }
 
+    /// Trials asked or told at sequence number `seq` or later.
+    pub fn trials_since(&mut self, seq: u64) -> Result<Vec<TrialRecord>, StoreError> {
+        let rows = self
+            .client
+            .get_mut()
+            .query(
+                "SELECT * FROM hnas_trial WHERE study = $1 AND (ask_seq >= $2 OR tell_seq >= $2)
+                 ORDER BY number",
+                &[&self.study, &(seq as i64)],
+            )
+            .map_err(pg)?;
+        rows.iter().map(row_to_trial).collect()
+    }
+
     /// Gives `worker` a lease on trial `number` until `until` (seconds since the epoch).
     pub fn lease(&mut self, number: u64, worker: &str, until: f64) -> Result<(), StoreError> {
         self.client

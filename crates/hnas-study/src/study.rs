@@ -494,6 +494,82 @@ impl Study {
         Ok(self.summary(stopped_early))
     }
 
+    /// The next number of the study's sequence of asks and tells.
+    pub fn next_sequence(&self) -> u64 {
+        self.seq
+    }
+
+    /// Brings the study up to date with trials recorded by other processes: `changed`
+    /// holds every stored trial asked or told at [`Study::next_sequence`] or later. Their
+    /// asks and tells are applied in sequence order, as a replay would (each ask is checked
+    /// against the stored candidate).
+    pub fn absorb(&mut self, changed: Vec<TrialRecord>) -> Result<(), Error> {
+        enum Ev {
+            Ask(TrialRecord),
+            Tell(TrialRecord),
+        }
+        let mut events: Vec<(u64, Ev)> = Vec::new();
+        for t in changed {
+            if let Some(s) = t.tell_seq.filter(|s| *s >= self.seq) {
+                events.push((s, Ev::Tell(t.clone())));
+            }
+            if t.ask_seq >= self.seq {
+                events.push((t.ask_seq, Ev::Ask(t)));
+            }
+        }
+        events.sort_by_key(|e| e.0);
+        for (seq, ev) in events {
+            match ev {
+                Ev::Ask(t) => {
+                    if t.number != self.trials.len() as u64 {
+                        return Err(Error::Settings(format!(
+                            "the study's trials are not numbered densely: trial {} arrived after {}",
+                            t.number,
+                            self.trials.len()
+                        )));
+                    }
+                    let pending = self.trials.iter().filter(|x| x.tell_seq.is_none()).count();
+                    let mut rng = trial_rng(self.settings.seed, t.number);
+                    let proposed = self.strategy.ask(t.number, &mut rng, pending);
+                    let line = proposed
+                        .as_ref()
+                        .map(|a| self.space.print(&a.candidate))
+                        .unwrap_or_default();
+                    let fidelity = proposed
+                        .as_ref()
+                        .and_then(|a| a.fidelity)
+                        .or(self.settings.fidelity);
+                    if line != t.candidate || fidelity != t.fidelity {
+                        return Err(Error::Diverged {
+                            trial: t.number,
+                            stored: describe(&t.candidate, t.fidelity),
+                            proposed: describe(&line, fidelity),
+                        });
+                    }
+                    // Asked, not yet told (its tell, if any, is a later event).
+                    let mut asked = t;
+                    asked.state = TrialState::Running;
+                    asked.tell_seq = None;
+                    asked.metrics.clear();
+                    asked.value = None;
+                    asked.error = None;
+                    asked.cost = 0.0;
+                    self.push_trial(asked);
+                }
+                Ev::Tell(t) => {
+                    let i = t.number as usize;
+                    let c = self.candidate_of(&t)?;
+                    self.spent += t.cost;
+                    self.trials[i] = t;
+                    self.index(i);
+                    self.tell(i, &c);
+                }
+            }
+            self.seq = self.seq.max(seq + 1);
+        }
+        Ok(())
+    }
+
     /// Asks the strategy for the next trial (with as many pending as the study has
     /// unfinished trials) and records it in memory, not in the store: a new trial to
     /// evaluate, or a duplicate answered from an earlier result (already told to the

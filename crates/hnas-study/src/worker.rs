@@ -11,7 +11,6 @@
 use crate::{Error, Proposal, Settings, Study};
 use hnas_eval::Evaluator;
 use hnas_store::{now, MemoryStore, PgStore, Store, TrialRecord};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,7 +33,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             id: format!("{host}/{}", std::process::id()),
             lease: 60.0,
-            poll: 0.5,
+            poll: 0.05,
         }
     }
 }
@@ -106,14 +105,14 @@ pub fn run_worker(
     drop(opened?);
 
     let current: Arc<Mutex<Option<(u64, u32)>>> = Arc::new(Mutex::new(None));
-    let stop = Arc::new(AtomicBool::new(false));
+    // Dropping the sender stops the heartbeat at once (not after its next beat).
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let heartbeat = {
-        let (current, stop) = (current.clone(), stop.clone());
+        let current = current.clone();
         let (mut hb, id, lease) = (PgStore::open(url)?, cfg.id.clone(), cfg.lease);
         std::thread::spawn(move || {
             let beat = Duration::from_secs_f64((lease / 4.0).max(0.05));
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(beat);
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(beat) {
                 let held = *current.lock().expect("heartbeat lock");
                 if let Some((n, attempt)) = held {
                     // A failed renewal is not fatal: the outcome is refused later instead.
@@ -123,7 +122,7 @@ pub fn run_worker(
         })
     };
     let result = work(&settings, &evaluator, &mut store, cfg, &current, on_event);
-    stop.store(true, Ordering::Relaxed);
+    drop(stop);
     let _ = heartbeat.join();
     result
 }
@@ -137,10 +136,15 @@ fn work(
     on_event: &mut dyn FnMut(WorkerEvent<'_>),
 ) -> Result<WorkerSummary, Error> {
     let mut summary = WorkerSummary::default();
+    store.lock()?;
+    let mut study = snapshot(settings, evaluator, store)?;
+    store.commit()?;
     loop {
         store.lock()?;
         let t0 = now();
-        let mut study = snapshot(settings, evaluator, store)?;
+        // Only what changed since the last look: the strategy is never rebuilt.
+        let changed = store.trials_since(study.next_sequence())?;
+        study.absorb(changed)?;
         // A dead worker's trial first: it was asked already.
         let (index, candidate, attempt) =
             if let Some(t) = store.claim_expired(&cfg.id, t0, t0 + cfg.lease)? {
