@@ -244,8 +244,11 @@ impl Evaluator for CommandEvaluator {
 }
 
 fn scratch_dir(info: &TrialInfo, attempt: u32) -> Result<PathBuf, EvalError> {
+    // Unique per evaluation: several may run at once in one process (threads, tests).
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "hnas-command-{}-{}-{}-{attempt}",
+        "hnas-command-{}-{n}-s{}-t{}-a{attempt}",
         std::process::id(),
         info.seed,
         info.trial

@@ -14,6 +14,10 @@ use std::sync::Arc;
 /// is used up).
 const MAX_SKIPPED_IN_A_ROW: u64 = 10_000;
 
+/// How many times a strategy is asked again when it proposes a network that an unfinished
+/// trial is evaluating (the pending trials of parallel workers).
+const PENDING_RETRIES: usize = 10;
+
 /// What the driver reports while it runs.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -280,12 +284,12 @@ impl Study {
         }
         events.sort_by_key(|e| e.0);
         let mut pending = 0usize;
+        let mut pending_keys: HashMap<(u64, Option<u64>), usize> = HashMap::new();
         for (_, ev) in &events {
             match *ev {
                 Ev::Ask(i) => {
                     let t = &trials[i];
-                    let mut rng = trial_rng(self.settings.seed, t.number);
-                    let proposed = self.strategy.ask(t.number, &mut rng, pending);
+                    let proposed = self.ask_fresh(t.number, pending, &pending_keys);
                     let proposed_line = proposed
                         .as_ref()
                         .map(|a| self.space.print(&a.candidate))
@@ -302,6 +306,9 @@ impl Study {
                         });
                     }
                     pending += 1;
+                    *pending_keys
+                        .entry(seen_key(&t.canonical_hash, t.fidelity))
+                        .or_default() += 1;
                 }
                 Ev::Tell(i) => {
                     let t = &trials[i];
@@ -317,6 +324,13 @@ impl Study {
                         fidelity: t.fidelity,
                     });
                     pending -= 1;
+                    let k = seen_key(&t.canonical_hash, t.fidelity);
+                    if let Some(n) = pending_keys.get_mut(&k) {
+                        *n -= 1;
+                        if *n == 0 {
+                            pending_keys.remove(&k);
+                        }
+                    }
                 }
             }
         }
@@ -494,6 +508,46 @@ impl Study {
         Ok(self.summary(stopped_early))
     }
 
+    /// Unfinished trials: how many, and their (network, fidelity) keys.
+    fn pending_keys(&self) -> (usize, HashMap<(u64, Option<u64>), usize>) {
+        let mut keys = HashMap::new();
+        let mut n = 0;
+        for t in self.trials.iter().filter(|t| t.tell_seq.is_none()) {
+            n += 1;
+            *keys
+                .entry(seen_key(&t.canonical_hash, t.fidelity))
+                .or_default() += 1;
+        }
+        (n, keys)
+    }
+
+    /// Asks the strategy for trial `number`; while it proposes a network another unfinished
+    /// trial is evaluating (parallel workers), asks again on the same random stream, up to
+    /// [`PENDING_RETRIES`] times. A function of the study's events, so replay repeats it.
+    fn ask_fresh(
+        &mut self,
+        number: u64,
+        pending: usize,
+        keys: &HashMap<(u64, Option<u64>), usize>,
+    ) -> Option<Ask> {
+        let mut rng = trial_rng(self.settings.seed, number);
+        let mut a = self.strategy.ask(number, &mut rng, pending)?;
+        for _ in 0..PENDING_RETRIES {
+            if keys.is_empty() {
+                break;
+            }
+            let key = seen_key(
+                &self.space.canonical_hash(&a.candidate),
+                a.fidelity.or(self.settings.fidelity),
+            );
+            if !keys.contains_key(&key) {
+                break;
+            }
+            a = self.strategy.ask(number, &mut rng, pending)?;
+        }
+        Some(a)
+    }
+
     /// The next number of the study's sequence of asks and tells.
     pub fn next_sequence(&self) -> u64 {
         self.seq
@@ -528,9 +582,8 @@ impl Study {
                             self.trials.len()
                         )));
                     }
-                    let pending = self.trials.iter().filter(|x| x.tell_seq.is_none()).count();
-                    let mut rng = trial_rng(self.settings.seed, t.number);
-                    let proposed = self.strategy.ask(t.number, &mut rng, pending);
+                    let (pending, keys) = self.pending_keys();
+                    let proposed = self.ask_fresh(t.number, pending, &keys);
                     let line = proposed
                         .as_ref()
                         .map(|a| self.space.print(&a.candidate))
@@ -576,12 +629,11 @@ impl Study {
     /// strategy). `None` when the strategy has nothing left.
     pub fn propose(&mut self) -> Result<Option<Proposal>, Error> {
         let number = self.trials.len() as u64;
-        let pending = self.trials.iter().filter(|t| t.tell_seq.is_none()).count();
-        let mut rng = trial_rng(self.settings.seed, number);
+        let (pending, keys) = self.pending_keys();
         let Some(Ask {
             candidate: c,
             fidelity,
-        }) = self.strategy.ask(number, &mut rng, pending)
+        }) = self.ask_fresh(number, pending, &keys)
         else {
             return Ok(None);
         };

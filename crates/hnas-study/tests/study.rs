@@ -528,3 +528,39 @@ fn asha_resumes_from_a_kill_during_a_promotion() {
     let fid = |s: &Study| s.trials().iter().map(|t| t.fidelity).collect::<Vec<_>>();
     assert_eq!(fid(&resumed), fid(&straight));
 }
+
+#[test]
+fn a_network_being_evaluated_is_not_proposed_again_and_this_replays() {
+    // Two networks only; with the first pending, the next proposal is the other one.
+    let s = Settings {
+        space: "net = net(a = int(7, 7), b = int(3, 3), op = op)\nop = good | fine\n".into(),
+        ..settings("random", 10, 0)
+    };
+    let mut study = Study::open(s.clone(), TestEval::new(), Box::new(MemoryStore::new())).unwrap();
+    let mut store = MemoryStore::new();
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let Some(hnas_study::Proposal::New(i, _)) = study.propose().unwrap() else {
+            panic!("expected a new trial")
+        };
+        lines.push(study.trials()[i].candidate.clone());
+    }
+    assert_ne!(lines[0], lines[1], "the pending network was proposed again");
+    // The same two trials, stored as parallel workers would leave them, replay exactly.
+    if let Some(rec) = study.into_store().study().unwrap() {
+        store.put_study(&rec).unwrap();
+    }
+    let mut first = Study::open(s.clone(), TestEval::new(), Box::new(MemoryStore::new())).unwrap();
+    for _ in 0..2 {
+        if let Some(hnas_study::Proposal::New(i, _)) = first.propose().unwrap() {
+            store.insert_trial(&first.trials()[i]).unwrap();
+        }
+    }
+    let reopened = Study::open(s, TestEval::new(), Box::new(store)).unwrap();
+    let replayed: Vec<&str> = reopened
+        .trials()
+        .iter()
+        .map(|t| t.candidate.as_str())
+        .collect();
+    assert_eq!(replayed, vec![lines[0].as_str(), lines[1].as_str()]);
+}
