@@ -101,7 +101,10 @@ impl PgStore {
         }
         let mut client = Client::connect(&conn, NoTls).map_err(|e| StoreError::Open {
             path: url.into(),
-            message: format!("cannot connect: {e}"),
+            message: format!(
+                "cannot connect: {e}{}",
+                std::error::Error::source(&e).map_or(String::new(), |s| format!(": {s}"))
+            ),
         })?;
         migrate(&mut client).map_err(|e| StoreError::Open {
             path: url.into(),
