@@ -37,6 +37,35 @@ pub struct CommandSpec {
     /// Also write the candidate JSON to the program's stdin.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stdin: bool,
+    /// Stop a running evaluation whose intermediate reports are poor (the median
+    /// stopping rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<EarlyStop>,
+}
+
+/// The median stopping rule (Golovin et al., KDD 2017, in its best-so-far form): at its
+/// `k`-th report of `metric` (k > `after`), an evaluation stops when its best value so far
+/// is worse than the median of the best values that at least three completed evaluations
+/// had reached by their `k`-th report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStop {
+    /// The reported metric to watch (a field of the per-epoch JSON lines).
+    pub metric: String,
+    /// `max` or `min`.
+    #[serde(default = "max_mode")]
+    pub mode: String,
+    /// Reports always allowed before the rule applies.
+    #[serde(default = "two")]
+    pub after: usize,
+}
+
+fn max_mode() -> String {
+    "max".into()
+}
+
+fn two() -> usize {
+    2
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -47,6 +76,9 @@ fn is_zero(n: &u32) -> bool {
 pub struct CommandEvaluator {
     name: String,
     spec: CommandSpec,
+    /// Best-so-far curves (oriented: higher is better) of completed evaluations, for the
+    /// stopping rule.
+    curves: std::sync::Mutex<Vec<Vec<f64>>>,
 }
 
 impl CommandEvaluator {
@@ -64,12 +96,21 @@ impl CommandEvaluator {
                 timeout: None,
                 retries: 0,
                 stdin: false,
+                early_stop: None,
             }
         } else {
             serde_json::from_str(text).map_err(|e| bad(e.to_string()))?
         };
         if spec.argv.is_empty() || spec.argv[0].is_empty() {
             return Err(bad("the argv names no program".into()));
+        }
+        if let Some(e) = &spec.early_stop {
+            if e.mode != "max" && e.mode != "min" {
+                return Err(bad(format!(
+                    "early_stop.mode '{}' is not max or min",
+                    e.mode
+                )));
+            }
         }
         if spec.timeout.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
             return Err(bad(
@@ -84,7 +125,11 @@ impl CommandEvaluator {
             "command:{}",
             serde_json::to_string(&spec).expect("spec serializes")
         );
-        CommandEvaluator { name, spec }
+        CommandEvaluator {
+            name,
+            spec,
+            curves: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
     fn run_once(
@@ -156,19 +201,34 @@ impl CommandEvaluator {
                     let _ = pipe.write_all(&data);
                 });
             }
-            let out = reader(child.stdout.take().expect("stdout is piped"));
+            let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+            let out = line_reader(child.stdout.take().expect("stdout is piped"), lines_tx);
             let err = reader(child.stderr.take().expect("stderr is piped"));
-            let status = wait(&mut child, self.spec.timeout);
+            let mut watch = Watch::new(self);
+            let ended = wait(&mut child, self.spec.timeout, &mut || {
+                while let Ok(line) = lines.try_recv() {
+                    if watch.report(&line) {
+                        return true;
+                    }
+                }
+                false
+            });
             let stdout = out.join().unwrap_or_default();
             let stderr = err.join().unwrap_or_default();
             let tail = tail_of(&stderr);
-            let status = match status {
-                Some(s) => s,
-                None => {
+            let status = match ended {
+                Ended::Exited(s) => s,
+                Ended::TimedOut => {
                     return Err(EvalError::Failed(format!(
                         "timed out after {} s; the process group was killed{tail}",
                         self.spec.timeout.unwrap_or_default()
                     )))
+                }
+                Ended::Stopped => {
+                    return Err(EvalError::Stopped {
+                        reason: watch.why.clone(),
+                        metrics: watch.last.clone(),
+                    })
                 }
             };
             if !status.success() {
@@ -185,7 +245,10 @@ impl CommandEvaluator {
                     ))
                 })?,
             };
-            parse_metrics(&text).map_err(|why| EvalError::Failed(format!("{why}{tail}")))
+            let m =
+                parse_metrics(&text).map_err(|why| EvalError::Failed(format!("{why}{tail}")))?;
+            watch.finish();
+            Ok(m)
         })();
         let _ = std::fs::remove_dir_all(&dir);
         result
@@ -259,6 +322,112 @@ fn scratch_dir(info: &TrialInfo, attempt: u32) -> Result<PathBuf, EvalError> {
     Ok(dir)
 }
 
+/// Follows an evaluation's reports for the stopping rule.
+struct Watch<'a> {
+    eval: &'a CommandEvaluator,
+    /// Best-so-far of the watched metric at each report (oriented).
+    curve: Vec<f64>,
+    /// The numeric fields of the last report.
+    last: Metrics,
+    why: String,
+}
+
+impl<'a> Watch<'a> {
+    fn new(eval: &'a CommandEvaluator) -> Self {
+        Watch {
+            eval,
+            curve: Vec::new(),
+            last: Metrics::new(),
+            why: String::new(),
+        }
+    }
+
+    /// Takes one stdout line; `true` when the evaluation should stop.
+    fn report(&mut self, line: &str) -> bool {
+        let Some(rule) = &self.eval.spec.early_stop else {
+            return false;
+        };
+        let line = line.trim();
+        if !(line.starts_with('{') && line.ends_with('}')) {
+            return false;
+        }
+        let Ok(m) = parse_metrics(line) else {
+            return false;
+        };
+        let Some(&v) = m.get(&rule.metric).filter(|v| v.is_finite()) else {
+            return false;
+        };
+        let v = if rule.mode == "min" { -v } else { v };
+        let best = self.curve.last().map_or(v, |b| b.max(v));
+        self.curve.push(best);
+        self.last = m;
+        let k = self.curve.len();
+        if k <= rule.after {
+            return false;
+        }
+        let curves = self.eval.curves.lock().expect("curves lock");
+        let mut others: Vec<f64> = curves
+            .iter()
+            .filter_map(|c| c.get(k - 1).copied())
+            .collect();
+        if others.len() < 3 {
+            return false;
+        }
+        others.sort_by(f64::total_cmp);
+        let median = if others.len() % 2 == 1 {
+            others[others.len() / 2]
+        } else {
+            (others[others.len() / 2 - 1] + others[others.len() / 2]) / 2.0
+        };
+        if best < median {
+            let shown = |x: f64| if rule.mode == "min" { -x } else { x };
+            self.why = format!(
+                "stopped early at report {k}: best {} {} so far, below the median {} of {} completed evaluations at that point",
+                rule.metric,
+                shown(best),
+                shown(median),
+                others.len()
+            );
+            return true;
+        }
+        false
+    }
+
+    /// A completed evaluation's curve joins the history.
+    fn finish(self) {
+        if self.eval.spec.early_stop.is_some() && !self.curve.is_empty() {
+            self.eval
+                .curves
+                .lock()
+                .expect("curves lock")
+                .push(self.curve);
+        }
+    }
+}
+
+/// Reads lines as they come, passing each on, and gives back the whole text at the end.
+fn line_reader(
+    r: impl Read + Send + 'static,
+    lines: std::sync::mpsc::Sender<String>,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        let mut r = std::io::BufReader::new(r);
+        let mut buf = Vec::new();
+        while let Ok(n) = r.read_until(b'\n', &mut buf) {
+            if n == 0 {
+                break;
+            }
+            let line = String::from_utf8_lossy(&buf).into_owned();
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            buf.clear();
+        }
+        all
+    })
+}
+
 fn reader(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
@@ -267,18 +436,29 @@ fn reader(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> 
     })
 }
 
-/// Waits for the child; `None` when the time limit passed (the group is then killed).
-fn wait(child: &mut Child, timeout: Option<f64>) -> Option<std::process::ExitStatus> {
+enum Ended {
+    Exited(std::process::ExitStatus),
+    TimedOut,
+    Stopped,
+}
+
+/// Waits for the child, killing its group at the time limit or when `stop` says so.
+fn wait(child: &mut Child, timeout: Option<f64>, stop: &mut dyn FnMut() -> bool) -> Ended {
     let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
     let mut nap = Duration::from_millis(1);
     loop {
         if let Ok(Some(s)) = child.try_wait() {
-            return Some(s);
+            return Ended::Exited(s);
+        }
+        if stop() {
+            kill_group(child);
+            let _ = child.wait();
+            return Ended::Stopped;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             kill_group(child);
             let _ = child.wait();
-            return None;
+            return Ended::TimedOut;
         }
         std::thread::sleep(nap);
         nap = (nap * 2).min(Duration::from_millis(50));

@@ -35,6 +35,10 @@ pub enum EvalError {
     /// further trial can succeed, so the search stops with this message.
     #[error("{0}")]
     Fatal(String),
+    /// The evaluation was stopped early (its intermediate results were poor): the trial is
+    /// recorded as pruned with the metrics reported so far and the reason.
+    #[error("{reason}")]
+    Stopped { reason: String, metrics: Metrics },
 }
 
 /// What the driver knows of the trial an evaluation belongs to (for evaluators that pass it

@@ -252,3 +252,70 @@ fn candidate_strings_never_reach_a_shell() {
     assert_eq!(m["same"], 1.0);
     assert!(!marker.exists(), "a shell ran part of the candidate");
 }
+
+#[test]
+fn poor_intermediate_reports_stop_an_evaluation_early() {
+    if !python_ok() {
+        return;
+    }
+    let d = dir("early");
+    // Six epochs; accuracy grows with the width; a marker file says the program finished.
+    let prog = script(
+        &d,
+        "epochs.py",
+        &format!(
+            "{READ_JOB}import time\nw = job['tree']['root']['args']['width']\n\
+             for e in range(6):\n    print(json.dumps({{'epoch': e, 'acc': w * (e + 1) / 6}}), flush=True)\n    time.sleep(0.15)\n\
+             open(os.path.join({:?}, 'done-%d' % w), 'w').write('')\n\
+             print(json.dumps({{'acc': w}}))\n",
+            d.display().to_string()
+        ),
+    );
+    let e = evaluator(serde_json::json!({
+        "argv": ["python3", prog],
+        "early_stop": {"metric": "acc", "mode": "max", "after": 1}
+    }));
+    let s = space();
+    let go = |w: u32| {
+        let c = s
+            .parse_candidate(&format!("net(width={w},act=relu)"))
+            .unwrap();
+        e.evaluate_trial(&s, &c, None, &TrialInfo::default())
+    };
+    // Three complete evaluations make the history; a poor one is then stopped.
+    for w in [40, 50, 60] {
+        assert_eq!(go(w).unwrap()["acc"], w as f64);
+    }
+    let err = go(5).unwrap_err();
+    let EvalError::Stopped { reason, metrics } = err else {
+        panic!("{err:?}")
+    };
+    assert!(reason.contains("stopped early at report 2"), "{reason}");
+    assert!(
+        metrics["acc"] < 5.0,
+        "the last report's metrics are kept: {metrics:?}"
+    );
+    assert!(
+        !d.join("done-5").exists(),
+        "the stopped program ran to the end"
+    );
+    // A good one runs to the end.
+    assert_eq!(go(64).unwrap()["acc"], 64.0);
+    assert!(d.join("done-64").exists());
+    // Without the rule nothing is stopped.
+    let plain = evaluator(serde_json::json!([
+        "python3",
+        script(
+            &d,
+            "p.py",
+            &std::fs::read_to_string(d.join("epochs.py")).unwrap()
+        )
+    ]));
+    let c = s.parse_candidate("net(width=3,act=relu)").unwrap();
+    assert_eq!(
+        plain
+            .evaluate_trial(&s, &c, None, &TrialInfo::default())
+            .unwrap()["acc"],
+        3.0
+    );
+}

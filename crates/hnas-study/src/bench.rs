@@ -319,7 +319,8 @@ fn true_front(
         let metrics = match result {
             Ok(Ok(m)) => m,
             Ok(Err(hnas_eval::EvalError::Fatal(e))) => return Err(Error::Evaluator(e)),
-            Ok(Err(hnas_eval::EvalError::Failed(_))) | Err(_) => continue,
+            Ok(Err(hnas_eval::EvalError::Failed(_) | hnas_eval::EvalError::Stopped { .. }))
+            | Err(_) => continue,
         };
         if goals.violation_of(&metrics) > 0.0 {
             continue;

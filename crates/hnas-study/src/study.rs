@@ -721,6 +721,12 @@ impl Study {
                 t.state = TrialState::Failed;
                 t.error = Some(reason);
             }
+            Err(EvalError::Stopped { reason, metrics }) => {
+                t.state = TrialState::Pruned;
+                t.metrics = metrics.into_iter().filter(|(_, v)| v.is_finite()).collect();
+                t.value = self.goals.primary().value(&t.metrics);
+                t.error = Some(reason);
+            }
             Err(EvalError::Fatal(reason)) => return Err(reason),
         }
         t.finished_at = Some(now());

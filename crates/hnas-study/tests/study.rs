@@ -564,3 +564,56 @@ fn a_network_being_evaluated_is_not_proposed_again_and_this_replays() {
         .collect();
     assert_eq!(replayed, vec![lines[0].as_str(), lines[1].as_str()]);
 }
+
+#[test]
+fn an_evaluation_stopped_early_is_a_pruned_trial_with_its_reports() {
+    struct Stopping;
+    impl Evaluator for Stopping {
+        fn name(&self) -> &str {
+            "test"
+        }
+        fn metrics(&self) -> Vec<String> {
+            vec!["score".into(), "a".into()]
+        }
+        fn evaluate(
+            &self,
+            space: &Space,
+            c: &Candidate,
+            _f: Option<f64>,
+        ) -> Result<Metrics, EvalError> {
+            let a = space.to_json(c)["root"]["args"]["a"].as_f64().unwrap();
+            if a < 8.0 {
+                return Err(EvalError::Stopped {
+                    reason: "poor reports".into(),
+                    metrics: Metrics::from([("score".into(), -a)]),
+                });
+            }
+            Ok(Metrics::from([("score".into(), a), ("a".into(), a)]))
+        }
+    }
+    let study = {
+        let mut s = Study::open(
+            settings("random", 60, 2),
+            Arc::new(Stopping),
+            Box::new(MemoryStore::new()),
+        )
+        .unwrap();
+        s.run(&mut |_| {}).unwrap();
+        s
+    };
+    let pruned: Vec<_> = study
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .collect();
+    assert!(!pruned.is_empty() && pruned.len() < 60);
+    for t in &pruned {
+        assert_eq!(t.error.as_deref(), Some("poor reports"));
+        assert_eq!(t.value, Some(-t.metrics["score"].abs()));
+    }
+    assert!(study
+        .leaderboard(100)
+        .iter()
+        .all(|t| t.state == TrialState::Complete));
+    assert!(study.best().unwrap().value.unwrap() >= 8.0);
+}
