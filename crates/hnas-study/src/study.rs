@@ -289,22 +289,7 @@ impl Study {
             match *ev {
                 Ev::Ask(i) => {
                     let t = &trials[i];
-                    let proposed = self.ask_fresh(t.number, pending, &pending_keys);
-                    let proposed_line = proposed
-                        .as_ref()
-                        .map(|a| self.space.print(&a.candidate))
-                        .unwrap_or_default();
-                    let fidelity = proposed
-                        .as_ref()
-                        .and_then(|a| a.fidelity)
-                        .or(self.settings.fidelity);
-                    if proposed_line != t.candidate || fidelity != t.fidelity {
-                        return Err(Error::Diverged {
-                            trial: t.number,
-                            stored: describe(&t.candidate, t.fidelity),
-                            proposed: describe(&proposed_line, fidelity),
-                        });
-                    }
+                    self.ask_again(t, pending, &pending_keys)?;
                     pending += 1;
                     *pending_keys
                         .entry(seen_key(&t.canonical_hash, t.fidelity))
@@ -508,6 +493,33 @@ impl Study {
         Ok(self.summary(stopped_early))
     }
 
+    /// Replays the ask of a stored trial: the strategy must propose the same candidate at
+    /// the same fidelity.
+    fn ask_again(
+        &mut self,
+        t: &TrialRecord,
+        pending: usize,
+        keys: &HashMap<(u64, Option<u64>), usize>,
+    ) -> Result<(), Error> {
+        let proposed = self.ask_fresh(t.number, pending, keys);
+        let line = proposed
+            .as_ref()
+            .map(|a| self.space.print(&a.candidate))
+            .unwrap_or_default();
+        let fidelity = proposed
+            .as_ref()
+            .and_then(|a| a.fidelity)
+            .or(self.settings.fidelity);
+        if line != t.candidate || fidelity != t.fidelity {
+            return Err(Error::Diverged {
+                trial: t.number,
+                stored: describe(&t.candidate, t.fidelity),
+                proposed: describe(&line, fidelity),
+            });
+        }
+        Ok(())
+    }
+
     /// Unfinished trials: how many, and their (network, fidelity) keys.
     fn pending_keys(&self) -> (usize, HashMap<(u64, Option<u64>), usize>) {
         let mut keys = HashMap::new();
@@ -583,22 +595,7 @@ impl Study {
                         )));
                     }
                     let (pending, keys) = self.pending_keys();
-                    let proposed = self.ask_fresh(t.number, pending, &keys);
-                    let line = proposed
-                        .as_ref()
-                        .map(|a| self.space.print(&a.candidate))
-                        .unwrap_or_default();
-                    let fidelity = proposed
-                        .as_ref()
-                        .and_then(|a| a.fidelity)
-                        .or(self.settings.fidelity);
-                    if line != t.candidate || fidelity != t.fidelity {
-                        return Err(Error::Diverged {
-                            trial: t.number,
-                            stored: describe(&t.candidate, t.fidelity),
-                            proposed: describe(&line, fidelity),
-                        });
-                    }
+                    self.ask_again(&t, pending, &keys)?;
                     // Asked, not yet told (its tell, if any, is a later event).
                     let mut asked = t;
                     asked.state = TrialState::Running;
