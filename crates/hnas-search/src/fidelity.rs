@@ -11,7 +11,7 @@
 use crate::{Ask, Outcome, Strategy};
 use hnas_space::{Candidate, SampleMode, Space};
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// How the scheduler decides promotions.
@@ -91,7 +91,7 @@ pub struct Scheduler {
     /// Trial -> (config, rung, bracket index for SH/Hyperband).
     trials: HashMap<u64, (usize, usize, Option<u64>)>,
     /// Trials whose candidate came from the base strategy (it is told their outcome).
-    from_base: HashMap<u64, ()>,
+    from_base: HashSet<u64>,
     // ASHA: per rung, (config, score) of told results, best first; configs promoted from
     // each rung.
     results: Vec<Vec<(usize, f64)>>,
@@ -125,7 +125,7 @@ impl Scheduler {
             configs: Vec::new(),
             by_network: HashMap::new(),
             trials: HashMap::new(),
-            from_base: HashMap::new(),
+            from_base: HashSet::new(),
             results: vec![Vec::new(); n],
             promoted: vec![Vec::new(); n],
             brackets: Vec::new(),
@@ -173,7 +173,7 @@ impl Scheduler {
         self.trials
             .insert(trial, (self.configs.len() - 1, rung, bracket));
         if from_base {
-            self.from_base.insert(trial, ());
+            self.from_base.insert(trial);
         }
         Some(Ask {
             candidate: c,
@@ -182,8 +182,7 @@ impl Scheduler {
     }
 
     fn network(&self, c: &Candidate) -> u64 {
-        let h = self.space.canonical_hash(c);
-        u64::from_str_radix(&h, 16).unwrap_or_else(|_| xxhash_rust::xxh3::xxh3_64(h.as_bytes()))
+        self.space.canonical_key(c)
     }
 
     fn promote(&mut self, trial: u64, config: usize, rung: usize, bracket: Option<u64>) -> Ask {
@@ -290,7 +289,7 @@ impl Strategy for Scheduler {
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {
-        if self.from_base.remove(&o.trial).is_some() {
+        if self.from_base.remove(&o.trial) {
             self.base.tell(o);
         }
         let Some((config, rung, bracket)) = self.trials.remove(&o.trial) else {

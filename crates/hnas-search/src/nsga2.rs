@@ -2,7 +2,9 @@
 //! and crossover, in its steady-state form so that it works with pending trials.
 
 use crate::bananas::Ensemble;
-use crate::pareto::{constrained_ranks, crowding_distance, dominates, hypervolume};
+use crate::pareto::{
+    add_non_dominated, constrained_ranks, crowding_distance, dominates, hypervolume,
+};
 use crate::{Ask, FastSet, Outcome, Strategy};
 use hnas_space::{Candidate, SampleMode, Space};
 use rand::Rng;
@@ -69,8 +71,7 @@ impl Nsga2 {
     }
 
     fn key(&self, c: &Candidate) -> u64 {
-        let h = self.space.canonical_hash(c);
-        u64::from_str_radix(&h, 16).unwrap_or_else(|_| xxhash_rust::xxh3::xxh3_64(h.as_bytes()))
+        self.space.canonical_key(c)
     }
 
     /// Recomputes every member's front and crowding distance.
@@ -273,15 +274,11 @@ impl Strategy for Nsga2 {
             }
         }
         if o.violation == 0.0 {
-            let v = o.objectives;
-            if !self
-                .archive
-                .iter()
-                .any(|(_, p)| dominates(p, v) || p.as_slice() == v)
-            {
-                self.archive.retain(|(_, p)| !dominates(v, p));
-                self.archive.push((o.candidate.clone(), v.to_vec()));
-            }
+            add_non_dominated(
+                &mut self.archive,
+                (o.candidate.clone(), o.objectives.to_vec()),
+                |e| &e.1,
+            );
         }
         self.members.push(Member {
             candidate: o.candidate.clone(),

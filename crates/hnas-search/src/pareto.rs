@@ -16,6 +16,22 @@ pub fn dominates(a: &[f64], b: &[f64]) -> bool {
     better
 }
 
+/// Adds `item` to `front`, a set of mutually non-dominated entries (`point` gives an
+/// entry's objectives), unless an entry dominates or equals it; entries it dominates leave.
+/// Returns whether it was added.
+pub fn add_non_dominated<T>(front: &mut Vec<T>, item: T, point: impl Fn(&T) -> &[f64]) -> bool {
+    let v = point(&item);
+    if front
+        .iter()
+        .any(|p| dominates(point(p), v) || point(p) == v)
+    {
+        return false;
+    }
+    front.retain(|p| !dominates(v, point(p)));
+    front.push(item);
+    true
+}
+
 /// The front of every point: 0 for the non-dominated ones, 1 for those dominated only by
 /// front 0, and so on (NSGA-II's fast non-dominated sort, O(M N²)).
 pub fn non_dominated_ranks(points: &[Vec<f64>]) -> Vec<usize> {

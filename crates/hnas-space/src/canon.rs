@@ -56,7 +56,12 @@ impl Space {
     /// assert_eq!(s.canonical_hash(&a), s.canonical_hash(&a.clone()));
     /// ```
     pub fn canonical_hash(&self, c: &Candidate) -> String {
-        hex16(xxh3_64(self.canonical(c).as_bytes()))
+        hex16(self.canonical_key(c))
+    }
+
+    /// [`Space::canonical_hash`] as a number, for in-process sets of networks.
+    pub fn canonical_key(&self, c: &Candidate) -> u64 {
+        xxh3_64(self.canonical(c).as_bytes())
     }
 
     /// The isomorphism-invariant key of a DAG cell, by NAS-Bench-201's rule

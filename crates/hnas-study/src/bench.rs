@@ -5,7 +5,7 @@
 
 use crate::{Dedup, Error, Goals, Settings, Study};
 use hnas_eval::Evaluator;
-use hnas_search::pareto::hypervolume;
+use hnas_search::pareto::{add_non_dominated, hypervolume};
 use hnas_space::{BigUint, Space};
 use hnas_store::{MemoryStore, TrialRecord};
 use rayon::prelude::*;
@@ -200,7 +200,7 @@ pub fn run_benchmark(
                                 .vector(trial)
                                 .filter(|_| goals.violation(trial) == 0.0)
                             {
-                                add_to_front(&mut front, v);
+                                add_non_dominated(&mut front, v, |p| p);
                             }
                         }
                         if trial.counted && curve.len() < counted as usize {
@@ -285,16 +285,6 @@ fn regret_value(
     Ok(v)
 }
 
-/// Adds a point to a set of mutually non-dominated points.
-fn add_to_front(front: &mut Vec<Vec<f64>>, v: Vec<f64>) {
-    use hnas_search::pareto::dominates;
-    if front.iter().any(|p| dominates(p, &v) || *p == v) {
-        return;
-    }
-    front.retain(|p| !dominates(&v, p));
-    front.push(v);
-}
-
 /// The hypervolume and size of the true Pareto front, by evaluating every candidate of a
 /// small enough space (`None` for larger ones).
 fn true_front(
@@ -326,7 +316,7 @@ fn true_front(
             continue;
         }
         if let Some(v) = goals.vector_of(&metrics) {
-            add_to_front(&mut front, v);
+            add_non_dominated(&mut front, v, |p| p);
         }
     }
     Ok(Some((hypervolume(&front, reference), front.len())))

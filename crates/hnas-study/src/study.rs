@@ -73,6 +73,9 @@ pub struct Study {
     counted: u64,
     /// Summed cost of the trials.
     spent: f64,
+    /// Trials asked and not yet told (pending for the strategy), by index: kept, not
+    /// searched for, because every ask needs them.
+    unfinished: std::collections::BTreeSet<usize>,
 }
 
 /// A study's objectives and constraints, parsed.
@@ -256,6 +259,7 @@ impl Study {
             eval_seconds: 0.0,
             counted: 0,
             spent: 0.0,
+            unfinished: Default::default(),
         };
         study.replay()?;
         Ok(study)
@@ -326,6 +330,9 @@ impl Study {
         for i in 0..self.trials.len() {
             self.index(i);
         }
+        self.unfinished = (0..self.trials.len())
+            .filter(|&i| self.trials[i].tell_seq.is_none())
+            .collect();
         Ok(())
     }
 
@@ -440,9 +447,7 @@ impl Study {
 
     /// Runs until the budget is spent, the strategy has nothing left, or an error.
     pub fn run(&mut self, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Summary, Error> {
-        let unfinished: Vec<usize> = (0..self.trials.len())
-            .filter(|&i| self.trials[i].tell_seq.is_none())
-            .collect();
+        let unfinished: Vec<usize> = self.unfinished.iter().copied().collect();
         if !self.trials.is_empty() {
             on_event(Event::Resumed {
                 trials: self.trials.len(),
@@ -523,14 +528,13 @@ impl Study {
     /// Unfinished trials: how many, and their (network, fidelity) keys.
     fn pending_keys(&self) -> (usize, HashMap<(u64, Option<u64>), usize>) {
         let mut keys = HashMap::new();
-        let mut n = 0;
-        for t in self.trials.iter().filter(|t| t.tell_seq.is_none()) {
-            n += 1;
+        for &i in &self.unfinished {
+            let t = &self.trials[i];
             *keys
                 .entry(seen_key(&t.canonical_hash, t.fidelity))
                 .or_default() += 1;
         }
-        (n, keys)
+        (self.unfinished.len(), keys)
     }
 
     /// Asks the strategy for trial `number`; while it proposes a network another unfinished
@@ -548,9 +552,9 @@ impl Study {
             if keys.is_empty() {
                 break;
             }
-            let key = seen_key(
-                &self.space.canonical_hash(&a.candidate),
-                a.fidelity.or(self.settings.fidelity),
+            let key = (
+                self.space.canonical_key(&a.candidate),
+                a.fidelity.or(self.settings.fidelity).map(f64::to_bits),
             );
             if !keys.contains_key(&key) {
                 break;
@@ -611,6 +615,7 @@ impl Study {
                     let c = self.candidate_of(&t)?;
                     self.spent += t.cost;
                     self.trials[i] = t;
+                    self.unfinished.remove(&i);
                     self.index(i);
                     self.tell(i, &c);
                 }
@@ -733,6 +738,9 @@ impl Study {
     fn push_trial(&mut self, t: TrialRecord) -> usize {
         self.counted += u64::from(t.counted);
         self.spent += t.cost;
+        if t.tell_seq.is_none() {
+            self.unfinished.insert(self.trials.len());
+        }
         self.trials.push(t);
         self.trials.len() - 1
     }
@@ -775,6 +783,7 @@ impl Study {
                 if i + 1 == self.trials.len() && self.trials[i].tell_seq.is_none() {
                     self.store.delete_trial(self.trials[i].number)?;
                     let t = self.trials.pop().expect("index checked above");
+                    self.unfinished.remove(&i);
                     self.counted -= u64::from(t.counted);
                 }
                 return Err(Error::Evaluator(reason));
@@ -783,6 +792,7 @@ impl Study {
         self.spent += finished.cost;
         finished.tell_seq = Some(self.next_seq());
         self.trials[i] = finished;
+        self.unfinished.remove(&i);
         self.store.update_trial(&self.trials[i])?;
         self.index(i);
         self.tell(i, c);

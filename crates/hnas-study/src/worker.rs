@@ -10,7 +10,7 @@
 
 use crate::{Error, Proposal, Settings, Study};
 use hnas_eval::Evaluator;
-use hnas_store::{now, MemoryStore, PgStore, Store, TrialRecord};
+use hnas_store::{now, PgStore, Store, TrialRecord};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,22 +69,6 @@ pub enum WorkerEvent<'a> {
     },
 }
 
-/// The study as stored, in memory, with its strategy rebuilt by replay.
-fn snapshot(
-    settings: &Settings,
-    evaluator: &Arc<dyn Evaluator>,
-    store: &PgStore,
-) -> Result<Study, Error> {
-    let mut mem = MemoryStore::new();
-    if let Some(rec) = store.study()? {
-        mem.put_study(&rec)?;
-    }
-    for t in store.trials()? {
-        mem.insert_trial(&t)?;
-    }
-    Study::open(settings.clone(), evaluator.clone(), Box::new(mem))
-}
-
 /// Runs one worker until the study's budget is spent and no trial is left unfinished.
 pub fn run_worker(
     settings: Settings,
@@ -94,15 +78,13 @@ pub fn run_worker(
     on_event: &mut dyn FnMut(WorkerEvent<'_>),
 ) -> Result<WorkerSummary, Error> {
     let mut store = PgStore::open(url)?;
-    // Creates the study, or checks the settings against the stored ones.
+    // The worker's own view of the study: created, or checked against the stored settings
+    // and replayed, under the lock. Later it only absorbs new events (it asks and evaluates
+    // in memory; the worker writes through `store`).
     store.lock()?;
-    let opened = Study::open(
-        settings.clone(),
-        evaluator.clone(),
-        Box::new(PgStore::open(url)?),
-    );
+    let opened = Study::open(settings.clone(), evaluator, Box::new(PgStore::open(url)?));
     store.commit()?;
-    drop(opened?);
+    let mut study = opened?;
 
     let current: Arc<Mutex<Option<(u64, u32)>>> = Arc::new(Mutex::new(None));
     // Dropping the sender stops the heartbeat at once (not after its next beat).
@@ -121,7 +103,7 @@ pub fn run_worker(
             }
         })
     };
-    let result = work(&settings, &evaluator, &mut store, cfg, &current, on_event);
+    let result = work(&settings, &mut study, &mut store, cfg, &current, on_event);
     drop(stop);
     let _ = heartbeat.join();
     result
@@ -129,16 +111,13 @@ pub fn run_worker(
 
 fn work(
     settings: &Settings,
-    evaluator: &Arc<dyn Evaluator>,
+    study: &mut Study,
     store: &mut PgStore,
     cfg: &WorkerConfig,
     current: &Arc<Mutex<Option<(u64, u32)>>>,
     on_event: &mut dyn FnMut(WorkerEvent<'_>),
 ) -> Result<WorkerSummary, Error> {
     let mut summary = WorkerSummary::default();
-    store.lock()?;
-    let mut study = snapshot(settings, evaluator, store)?;
-    store.commit()?;
     loop {
         store.lock()?;
         let t0 = now();
