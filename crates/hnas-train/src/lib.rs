@@ -1,0 +1,34 @@
+//! # hnas-train: real training of candidate networks
+//!
+//! The only hnas crate that depends on burn. A candidate of a network space is compiled
+//! ([`compile`]) into a [`Net`]: layers with shapes inferred before any tensor exists, so an
+//! invalid network fails at once, and with parameter and FLOP counts read off it. A [`Model`]
+//! gives the net its weights on a burn backend; [`train()`](train::train) trains it.
+//! [`TrainEvaluator`] is the `train:` evaluator (`train:mnist1d`, `train:fashion-mnist`,
+//! `train:idx:DIR`, `train:csv:FILE`), and [`DEFAULT_SPACE`] the space `hnas search` runs
+//! with no arguments.
+
+pub mod compile;
+pub mod data;
+pub mod evaluator;
+pub mod model;
+pub mod net;
+pub mod train;
+
+pub use compile::{compile, CompileError, Compiled, Optim, Skeleton, TrainArgs, OPERATIONS};
+pub use data::{Dataset, Split};
+pub use evaluator::{ProgressSink, TrainEvaluator, METRICS};
+pub use model::Model;
+pub use net::{Net, Shape};
+pub use train::{TrainConfig, TrainResult};
+
+/// The default space: hierarchical 1-D networks for MNIST-1D (`spaces/mnist1d.hnas`).
+pub const DEFAULT_SPACE: &str = include_str!("../spaces/mnist1d.hnas");
+
+/// The file name the default space reports in messages.
+pub const DEFAULT_SPACE_NAME: &str = "mnist1d.hnas";
+
+/// Builds a `train:` evaluator from its full name; `None` when the name is not `train:..`.
+pub fn from_name(name: &str) -> Option<Result<TrainEvaluator, hnas_eval::EvalError>> {
+    name.strip_prefix("train:").map(TrainEvaluator::parse)
+}
