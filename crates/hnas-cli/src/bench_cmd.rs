@@ -89,7 +89,8 @@ pub fn split_strategies(text: &str) -> Vec<String> {
 
 pub fn run_bench(a: BenchArgs) -> Result<()> {
     let space = load(&a.space)?;
-    let evaluator: Arc<dyn Evaluator> = Arc::from(hnas_eval::from_name(&a.evaluator)?);
+    let evaluator: Arc<dyn Evaluator> =
+        Arc::from(crate::search_cmd::evaluator_from_name(&a.evaluator)?);
     let preset = default_objective(&a.evaluator);
     let objectives: Vec<String> = if a.objective.is_empty() {
         vec![preset.as_ref().map(|p| p.0.clone()).ok_or_else(|| {

@@ -1,6 +1,7 @@
 //! `hnas`: the command-line face of the hnas library crates.
 
 mod bench_cmd;
+mod bench_train_cmd;
 mod illuminate_cmd;
 mod search_cmd;
 mod space_cmd;
@@ -31,6 +32,7 @@ enum Command {
     #[command(subcommand)]
     Space(space_cmd::SpaceCmd),
     /// Run (or resume, or extend) a search; settings from flags and/or a TOML study file.
+    /// With no space and no evaluator: the default search (MNIST-1D, trained for real).
     Search(search_cmd::SearchArgs),
     /// Work on a study shared through PostgreSQL, beside any number of other workers.
     Worker(search_cmd::WorkerArgs),
@@ -40,6 +42,8 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// Measure the engine's own per-trial overhead (evaluation excluded).
     BenchEngine(bench_cmd::EngineArgs),
+    /// Training throughput of a fixed CNN on this machine (compare: bench/train_throughput.sh).
+    BenchTrain(bench_train_cmd::BenchTrainArgs),
     /// The MAP-Elites illumination map of a study: coverage, QD-score, map.csv, map.svg.
     Illuminate(illuminate_cmd::IlluminateArgs),
 }
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => search_cmd::run_worker(args),
         Command::Bench(args) => bench_cmd::run_bench(args),
         Command::BenchEngine(args) => bench_cmd::run_engine(args),
+        Command::BenchTrain(args) => bench_train_cmd::run(args),
         Command::Illuminate(args) => illuminate_cmd::run_illuminate(args),
     };
     match result {

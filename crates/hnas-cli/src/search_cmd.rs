@@ -7,7 +7,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use hnas_eval::Evaluator;
 use hnas_store::{SqliteStore, Store, TrialRecord};
 use hnas_study::{Dedup, Event, Goals, Objective, Settings, Study};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,12 +96,45 @@ const TOML_KEYS: &[&str] = &[
     "fidelity",
 ];
 
+/// What `hnas search` runs with no space and no evaluator: the embedded MNIST-1D space,
+/// trained for real, searched by regularized evolution.
+pub const DEFAULT_EVALUATOR: &str = "train:mnist1d";
+pub const DEFAULT_STRATEGY: &str = "rea:population=10,sample=3";
+pub const DEFAULT_BUDGET: u64 = 30;
+
+/// Builds an evaluator from its name: `train:..` here (hnas-train), the rest in hnas-eval.
+pub fn evaluator_from_name(name: &str) -> Result<Box<dyn Evaluator>> {
+    match hnas_train::from_name(name) {
+        Some(ev) => Ok(Box::new(ev?)),
+        None => Ok(hnas_eval::from_name(name)?),
+    }
+}
+
+/// Checks a study's space: the embedded default is parsed from memory, any other from its file
+/// (so that errors show with file:line:col).
+pub fn load_space(settings: &Settings) -> Result<hnas_space::Space> {
+    if settings.space_file == hnas_train::DEFAULT_SPACE_NAME
+        && !Path::new(&settings.space_file).exists()
+    {
+        return hnas_space::Space::parse(&settings.space_file, &settings.space)
+            .map_err(|d| anyhow!("embedded space:\n{}", d.render()));
+    }
+    load(Path::new(&settings.space_file))
+}
+
 /// The objective and report metrics a preset evaluator is searched with by default.
 pub fn default_objective(evaluator: &str) -> Option<(String, Vec<String>)> {
     if evaluator.starts_with("nb201:") {
         Some(("max:valid_12".into(), vec!["test_200".into()]))
     } else if evaluator == "hash" {
         Some(("max:score".into(), vec![]))
+    } else if evaluator.starts_with("train:") {
+        Some((
+            "max:accuracy".into(),
+            ["test_accuracy", "params", "flops", "latency_ms"]
+                .map(String::from)
+                .to_vec(),
+        ))
     } else {
         None
     }
@@ -277,6 +310,16 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
     if let Some(f) = args.file.clone() {
         read_toml(&f, &mut args)?;
     }
+    let embedded = args.space.is_none() && args.evaluator.is_none();
+    if embedded {
+        // The main job: a real search of the embedded 1-D space on MNIST-1D.
+        args.space = Some(PathBuf::from(hnas_train::DEFAULT_SPACE_NAME));
+        args.evaluator = Some(DEFAULT_EVALUATOR.into());
+        args.strategy.get_or_insert_with(|| DEFAULT_STRATEGY.into());
+        if args.budget.is_none() && args.budget_cost.is_none() {
+            args.budget = Some(DEFAULT_BUDGET);
+        }
+    }
     let space_path = args.space.clone().ok_or_else(|| {
         anyhow!("no space given; expected --space FILE or 'space = \"FILE\"' in a study file")
     })?;
@@ -301,7 +344,7 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
         (true, Some((o, r))) => (vec![o], args.report.clone().unwrap_or(r)),
         (true, None) => {
             // An unknown or unreadable evaluator is the better message.
-            hnas_eval::from_name(&evaluator)?;
+            evaluator_from_name(&evaluator)?;
             bail!("evaluator '{evaluator}' has no default objective; expected --objective max:METRIC or min:METRIC")
         }
     };
@@ -316,8 +359,12 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
         Some(d) => Dedup::parse(d)
             .ok_or_else(|| anyhow!("unknown dedup policy '{d}'; expected reuse, skip or off"))?,
     };
-    let space_text = std::fs::read_to_string(&space_path)
-        .with_context(|| format!("cannot read space file {}", space_path.display()))?;
+    let space_text = if embedded {
+        hnas_train::DEFAULT_SPACE.to_string()
+    } else {
+        std::fs::read_to_string(&space_path)
+            .with_context(|| format!("cannot read space file {}", space_path.display()))?
+    };
     let stem = space_path
         .file_stem()
         .map_or("study".into(), |s| s.to_string_lossy().to_string());
@@ -391,8 +438,28 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         study: path,
     } = resolved;
     // Check the space first, so that its errors show with file:line:col.
-    load(Path::new(&settings.space_file))?;
-    let evaluator: Arc<dyn Evaluator> = Arc::from(hnas_eval::from_name(&settings.evaluator)?);
+    load_space(&settings)?;
+    let multi = MultiProgress::new();
+    let trial_bar = trial_bar(&settings.evaluator, args.quiet, &multi);
+    let evaluator: Arc<dyn Evaluator> = match hnas_train::from_name(&settings.evaluator) {
+        Some(ev) => {
+            let bar = trial_bar.clone();
+            Arc::new(
+                ev?.with_progress(Arc::new(move |p: &hnas_train::train::Progress| {
+                    let steps = (p.epochs * p.steps) as u64;
+                    if bar.length() != Some(steps) {
+                        bar.set_length(steps);
+                    }
+                    bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
+                    bar.set_message(format!(
+                        "epoch {}/{}  loss {:.3}",
+                        p.epoch, p.epochs, p.loss
+                    ));
+                })),
+            )
+        }
+        None => Arc::from(hnas_eval::from_name(&settings.evaluator)?),
+    };
     let budget = settings.budget;
     let max_cost = settings.max_cost;
     let cost_unit = evaluator.cost_unit().to_string();
@@ -405,7 +472,10 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     let pb = if args.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(by_cost.map_or(budget, |c| c.ceil() as u64))
+        multi.insert(
+            0,
+            ProgressBar::new(by_cost.map_or(budget, |c| c.ceil() as u64)),
+        )
     };
     let unit = if by_cost.is_some() {
         cost_unit.as_str()
@@ -447,9 +517,12 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
             if let Some(b) = best {
                 pb.set_message(best_line(b, &objective, &report));
             }
+            trial_bar.set_position(0);
+            trial_bar.set_prefix(format!("trial {}", trial.number + 1));
         }
     })?;
     pb.finish_and_clear();
+    trial_bar.finish_and_clear();
 
     let mut out = std::io::stdout().lock();
     let of_budget = if budget == u64::MAX {
@@ -499,8 +572,33 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         writeln!(out, "no feasible trial completed")?;
     } else {
         writeln!(out, "{}", leaderboard(&board, &objective, &report))?;
+        let best = board[0];
+        if best.candidate.chars().count() > CANDIDATE_WIDTH {
+            writeln!(out, "best (trial {}): {}", best.number, best.candidate)?;
+        }
+        writeln!(
+            out,
+            "study file: {}  (hnas trials --study {} lists every trial)",
+            path.display(),
+            path.display()
+        )?;
     }
     Ok(())
+}
+
+/// The bar of the trial being trained (hidden for evaluators that report no progress).
+fn trial_bar(evaluator: &str, quiet: bool, multi: &MultiProgress) -> ProgressBar {
+    if quiet || !evaluator.starts_with("train:") {
+        return ProgressBar::hidden();
+    }
+    let bar = multi.add(ProgressBar::new(1));
+    bar.set_style(
+        ProgressStyle::with_template("  {prefix:>9} {bar:30} {percent:>3}%  {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix("trial 1");
+    bar
 }
 
 /// The front as a table (sorted by the first objective, best first) and its hypervolume.
@@ -615,10 +713,22 @@ pub fn leaderboard(rows: &[&TrialRecord], objective: &Objective, report: &[Strin
     for (i, r) in rows.iter().enumerate() {
         let mut row = vec![(i + 1).to_string(), r.number.to_string(), fmt(r.value)];
         row.extend(report.iter().map(|m| fmt(r.metrics.get(m).copied())));
-        row.push(r.candidate.clone());
+        row.push(shorten(&r.candidate, CANDIDATE_WIDTH));
         t.add_row(row);
     }
     t
+}
+
+/// Candidates longer than this are cut in tables (the full form follows the table).
+const CANDIDATE_WIDTH: usize = 100;
+
+fn shorten(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(width - 1).collect();
+        format!("{cut}…")
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -870,9 +980,9 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
     if !(a.lease.is_finite() && a.lease > 0.0) {
         bail!("--lease must be a positive number of seconds");
     }
-    load(Path::new(&resolved.settings.space_file))?;
+    load_space(&resolved.settings)?;
     let evaluator: Arc<dyn Evaluator> =
-        Arc::from(hnas_eval::from_name(&resolved.settings.evaluator)?);
+        Arc::from(evaluator_from_name(&resolved.settings.evaluator)?);
     let mut cfg = hnas_study::WorkerConfig {
         lease: a.lease,
         ..Default::default()

@@ -8,6 +8,7 @@
 //! `train:idx:DIR`, `train:csv:FILE`), and [`DEFAULT_SPACE`] the space `hnas search` runs
 //! with no arguments.
 
+pub mod bench;
 pub mod compile;
 pub mod data;
 pub mod evaluator;

@@ -206,3 +206,34 @@ fn bad_evaluator_options_are_named() {
         }
     }
 }
+
+#[test]
+fn an_nb201_cell_learns_fashion_mnist_images() {
+    if !std::path::Path::new(hnas_train::data::FASHION_MNIST_DIR).is_dir() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Fashion-MNIST missing: .ci/run installs dataset-fashion-mnist"
+        );
+        eprintln!("skipped: Fashion-MNIST absent (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    let path = format!(
+        "{}/../../examples/spaces/nb201.hnas",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let space = Space::from_file(std::path::Path::new(&path)).unwrap();
+    let ev =
+        TrainEvaluator::parse("fashion-mnist,epochs=1,train_size=2000,channels=8,latency_runs=2")
+            .unwrap();
+    ev.check_space(&space).unwrap();
+    let c = space.sample(
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(4),
+        SampleMode::Uniform,
+    );
+    let m = ev.evaluate(&space, &c, None).unwrap();
+    assert!(
+        m["accuracy"] > 30.0,
+        "one epoch on 2,000 images beats chance (10 %): {m:?}"
+    );
+    assert!(m["test_accuracy"] > 30.0, "{m:?}");
+}
