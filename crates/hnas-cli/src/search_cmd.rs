@@ -20,7 +20,9 @@ pub struct SearchArgs {
     #[arg(long)]
     pub space: Option<PathBuf>,
     /// The evaluator: nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COL][,form=line|nb201],
-    /// command:["PROGRAM","ARG",...] (or command:{"argv": [...], "timeout": S, "retries": N, ...}), hash.
+    /// command:["PROGRAM","ARG",...] (or command:{"argv": [...], "timeout": S, "retries": N, ...}),
+    /// train:mnist1d, train:fashion-mnist, train:idx:DIR, train:csv:FILE (options ,epochs=N,lr=X,...), hash.
+    /// With neither --space nor --evaluator: the default search (MNIST-1D, trained for real).
     #[arg(long)]
     pub evaluator: Option<String>,
     /// The strategy: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites, nsga2, sh,
