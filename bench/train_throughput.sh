@@ -17,7 +17,7 @@ if [ -z "$py" ]; then
         python3 -m venv target/bench-venv
     fi
     py=target/bench-venv/bin/python
-    "$py" -c "import torch" 2>/dev/null || "$py" -m pip install -q torch==2.9.0
+    "$py" -c "import torch" 2>/dev/null || "$py" -m pip install -q torch==2.9.0 numpy
 fi
 export RAYON_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
 

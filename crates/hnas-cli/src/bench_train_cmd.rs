@@ -30,7 +30,7 @@ pub fn run(a: BenchTrainArgs) -> Result<()> {
         "adam" => Optim::Adam,
         o => bail!("unknown optimizer '{o}'; expected sgd or adam"),
     };
-    let backend = std::env::var("HNAS_DEVICE").unwrap_or_else(|_| "flex".into());
+    let backend = hnas_train::train::backend_name();
     let net = fixed_cnn();
     let t = throughput(&net, optim, a.batch, a.steps, a.warmup);
     let ms = |s: f64| s * 1e3;

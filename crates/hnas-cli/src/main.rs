@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod bench_train_cmd;
+mod export_cmd;
 mod illuminate_cmd;
 mod search_cmd;
 mod space_cmd;
@@ -42,6 +43,8 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// Measure the engine's own per-trial overhead (evaluation excluded).
     BenchEngine(bench_cmd::EngineArgs),
+    /// A trial's architecture as JSON, or as a PyTorch nn.Module source file.
+    Export(export_cmd::ExportArgs),
     /// Training throughput of a fixed CNN on this machine (compare: bench/train_throughput.sh).
     BenchTrain(bench_train_cmd::BenchTrainArgs),
     /// The MAP-Elites illumination map of a study: coverage, QD-score, map.csv, map.svg.
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => search_cmd::run_worker(args),
         Command::Bench(args) => bench_cmd::run_bench(args),
         Command::BenchEngine(args) => bench_cmd::run_engine(args),
+        Command::Export(args) => export_cmd::run(args),
         Command::BenchTrain(args) => bench_train_cmd::run(args),
         Command::Illuminate(args) => illuminate_cmd::run_illuminate(args),
     };

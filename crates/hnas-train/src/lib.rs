@@ -12,6 +12,7 @@ pub mod bench;
 pub mod compile;
 pub mod data;
 pub mod evaluator;
+pub mod export;
 pub mod model;
 pub mod net;
 pub mod train;

@@ -86,15 +86,31 @@ pub enum TrainError {
 
 /// The backend networks train on: burn's pure-Rust CPU backend (`flex`) unless a faster one
 /// was compiled in and asked for with `HNAS_DEVICE` (`tch`, `tch-cuda`, `cuda`).
+// burn marks its libtorch devices deprecated in favour of CubeCL ones; libtorch is still the
+// fastest CPU backend it has.
+#[allow(deprecated)]
 pub fn device() -> Device {
+    match backend_name() {
+        #[cfg(feature = "tch")]
+        "tch" => Device::libtorch(),
+        #[cfg(feature = "tch")]
+        "tch-cuda" => Device::libtorch_cuda(0),
+        #[cfg(feature = "cuda")]
+        "cuda" => Device::cuda(0),
+        _ => Device::flex(),
+    }
+}
+
+/// The backend [`device`] picks: `HNAS_DEVICE` where this build has it, else `flex`.
+pub fn backend_name() -> &'static str {
     match std::env::var("HNAS_DEVICE").as_deref() {
         #[cfg(feature = "tch")]
-        Ok("tch") => Device::libtorch(Default::default()),
+        Ok("tch") => "tch",
         #[cfg(feature = "tch")]
-        Ok("tch-cuda") => Device::libtorch(burn::backend::libtorch::LibTorchDevice::Cuda(0)),
+        Ok("tch-cuda") => "tch-cuda",
         #[cfg(feature = "cuda")]
-        Ok("cuda") => Device::cuda(0),
-        _ => Device::flex(),
+        Ok("cuda") => "cuda",
+        _ => "flex",
     }
 }
 
