@@ -4,7 +4,9 @@ mod bench_cmd;
 mod bench_train_cmd;
 mod export_cmd;
 mod illuminate_cmd;
+mod report_cmd;
 mod search_cmd;
+mod serve_cmd;
 mod space_cmd;
 mod svg;
 
@@ -43,6 +45,11 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// Measure the engine's own per-trial overhead (evaluation excluded).
     BenchEngine(bench_cmd::EngineArgs),
+    /// A self-contained HTML report of a study (best-so-far curve, leaderboard, Pareto front,
+    /// MAP-Elites map, decision frequencies, drawings of the top architectures).
+    Report(report_cmd::ReportArgs),
+    /// A live, read-only dashboard of a study in the browser (127.0.0.1:8080 by default).
+    Serve(serve_cmd::ServeArgs),
     /// A trial's architecture as JSON, or as a PyTorch nn.Module source file.
     Export(export_cmd::ExportArgs),
     /// Training throughput of a fixed CNN on this machine (compare: bench/train_throughput.sh).
@@ -60,6 +67,8 @@ fn main() -> ExitCode {
         Command::Worker(args) => search_cmd::run_worker(args),
         Command::Bench(args) => bench_cmd::run_bench(args),
         Command::BenchEngine(args) => bench_cmd::run_engine(args),
+        Command::Report(args) => report_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
         Command::Export(args) => export_cmd::run(args),
         Command::BenchTrain(args) => bench_train_cmd::run(args),
         Command::Illuminate(args) => illuminate_cmd::run_illuminate(args),
