@@ -25,6 +25,24 @@ pub struct IlluminateArgs {
     pub out: Option<PathBuf>,
 }
 
+/// A map axis for a descriptor (a single bin when the map has one dimension).
+pub(crate) fn axis(d: Option<&Descriptor>) -> svg::Axis {
+    match d {
+        Some(d) => svg::Axis {
+            label: describe(d),
+            bins: d.bins,
+            lo: d.lo,
+            hi: d.hi,
+        },
+        None => svg::Axis {
+            label: String::new(),
+            bins: 1,
+            lo: 0.0,
+            hi: 1.0,
+        },
+    }
+}
+
 fn describe(d: &Descriptor) -> String {
     match &d.source {
         Source::Metric(m) => m.clone(),
@@ -148,20 +166,6 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
             .iter()
             .map(|(c, (s, _, _))| ((c[0], c.get(1).copied().unwrap_or(0)), raw(*s)))
             .collect();
-        let axis = |d: Option<&Descriptor>| match d {
-            Some(d) => svg::Axis {
-                label: describe(d),
-                bins: d.bins,
-                lo: d.lo,
-                hi: d.hi,
-            },
-            None => svg::Axis {
-                label: String::new(),
-                bins: 1,
-                lo: 0.0,
-                hi: 1.0,
-            },
-        };
         let map = svg::heatmap(
             &format!("MAP-Elites elites: {}", objective.label()),
             &axis(Some(dx)),

@@ -7,7 +7,7 @@ use crate::search_cmd::open_existing;
 use crate::svg;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use hnas_search::{Archive, Descriptor, Source, StrategySpec};
+use hnas_search::{Archive, Descriptor, StrategySpec};
 use hnas_store::{TrialRecord, TrialState};
 use hnas_study::{Goals, Settings};
 use serde_json::Value as Json;
@@ -161,28 +161,10 @@ pub fn map_svg(l: &Loaded) -> Option<String> {
         .iter()
         .map(|(c, (s, _, _))| ((c[0], c.get(1).copied().unwrap_or(0)), raw(*s)))
         .collect();
-    let axis = |d: Option<&Descriptor>| match d {
-        Some(d) => svg::Axis {
-            label: match &d.source {
-                Source::Metric(m) => m.clone(),
-                Source::Count(op) => format!("count of {op}"),
-                Source::Size => "operations".into(),
-            },
-            bins: d.bins,
-            lo: d.lo,
-            hi: d.hi,
-        },
-        None => svg::Axis {
-            label: String::new(),
-            bins: 1,
-            lo: 0.0,
-            hi: 1.0,
-        },
-    };
     Some(svg::heatmap(
         &format!("MAP-Elites elites: {}", o.label()),
-        &axis(Some(&dx)),
-        &axis(descriptors.get(1)),
+        &crate::illuminate_cmd::axis(Some(&dx)),
+        &crate::illuminate_cmd::axis(descriptors.get(1)),
         &cells,
     ))
 }

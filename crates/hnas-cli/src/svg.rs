@@ -335,10 +335,20 @@ pub fn scatter_with_line(
         o,
         r##"<path d="{d}" fill="none" stroke="#1f77b4" stroke-width="2"/>"##
     );
-    for (k, (c, label)) in [("#1f77b4", "best so far"), ("#999999", "trials")]
-        .iter()
-        .enumerate()
-    {
+    legend(
+        &mut o,
+        &[
+            ("#1f77b4", "best so far".into()),
+            ("#999999", "trials".into()),
+        ],
+    );
+    o.push_str("</svg>\n");
+    o
+}
+
+/// Coloured dots and their labels, down the right margin.
+fn legend(o: &mut String, items: &[(&str, String)]) {
+    for (k, (c, label)) in items.iter().enumerate() {
         let ly = MT + 16.0 + 20.0 * k as f64;
         let _ = write!(
             o,
@@ -349,8 +359,6 @@ pub fn scatter_with_line(
             esc(label)
         );
     }
-    o.push_str("</svg>\n");
-    o
 }
 
 /// One decision and its options' shares in two groups.
@@ -548,22 +556,14 @@ pub fn front(
             sy(y)
         );
     }
-    let legend = [
-        ("#d62728", format!("Pareto front ({})", front.len())),
-        ("#999999", format!("feasible trials ({})", all.len())),
-        ("#ff7f0e", format!("infeasible ({})", infeasible.len())),
-    ];
-    for (k, (c, label)) in legend.iter().enumerate() {
-        let ly = MT + 16.0 + 20.0 * k as f64;
-        let _ = write!(
-            o,
-            r#"<circle cx="{}" cy="{ly}" r="4" fill="{c}"/><text x="{}" y="{}">{}</text>"#,
-            W - MR + 20.0,
-            W - MR + 32.0,
-            ly + 4.0,
-            esc(label)
-        );
-    }
+    legend(
+        &mut o,
+        &[
+            ("#d62728", format!("Pareto front ({})", front.len())),
+            ("#999999", format!("feasible trials ({})", all.len())),
+            ("#ff7f0e", format!("infeasible ({})", infeasible.len())),
+        ],
+    );
     o.push_str("</svg>\n");
     o
 }
