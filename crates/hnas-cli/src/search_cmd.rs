@@ -466,6 +466,8 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     let max_cost = settings.max_cost;
     let cost_unit = evaluator.cost_unit().to_string();
     let mut study = open_study(settings, evaluator, &path)?;
+    // Trials are numbered from 0, as in the leaderboard; a resumed study goes on from its count.
+    trial_bar.set_prefix(format!("trial {}", study.trials().len()));
     let objective = study.objective().clone();
     let report = study.settings().report.clone();
 
@@ -599,7 +601,6 @@ fn trial_bar(evaluator: &str, quiet: bool, multi: &MultiProgress) -> ProgressBar
             .expect("valid template")
             .progress_chars("=> "),
     );
-    bar.set_prefix("trial 1");
     bar
 }
 
