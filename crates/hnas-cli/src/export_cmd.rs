@@ -1,10 +1,8 @@
 //! `hnas export`: a trial's architecture as JSON, or as a PyTorch `nn.Module` source file.
 
-use crate::search_cmd::open_existing;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use hnas_store::{TrialRecord, TrialState};
-use hnas_study::{Goals, Settings};
 use hnas_train::{Shape, Skeleton};
 use std::path::PathBuf;
 
@@ -73,13 +71,12 @@ fn parse_shape(s: &str) -> Result<Shape> {
 }
 
 pub fn run(a: ExportArgs) -> Result<()> {
-    let store = open_existing(&a.study)?;
-    let rec = store
-        .study()?
-        .ok_or_else(|| anyhow!("{} holds no study", a.study.display()))?;
-    let settings: Settings =
-        serde_json::from_str(&rec.settings).context("the study's settings are unreadable")?;
-    let trials = store.trials()?;
+    let crate::report_cmd::Loaded {
+        settings,
+        goals,
+        trials,
+        ..
+    } = crate::report_cmd::load(&a.study)?;
     if trials.is_empty() {
         bail!(
             "{} holds no trials yet; nothing to export",
@@ -94,19 +91,16 @@ pub fn run(a: ExportArgs) -> Result<()> {
                 trials.len() - 1
             )
         })?,
-        None => {
-            let goals = Goals::parse(&settings)?;
-            goals
-                .pareto_front(&trials)
-                .into_iter()
-                .next()
-                .ok_or_else(|| {
-                    anyhow!(
-                        "{} has no complete feasible trial; name one with --trial",
-                        a.study.display()
-                    )
-                })?
-        }
+        None => goals
+            .pareto_front(&trials)
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{} has no complete feasible trial; name one with --trial",
+                    a.study.display()
+                )
+            })?,
     };
     let json: serde_json::Value = serde_json::from_str(&trial.candidate_json)
         .context("the trial's architecture is unreadable")?;

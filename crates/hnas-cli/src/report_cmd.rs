@@ -99,9 +99,9 @@ pub fn best_so_far_svg(l: &Loaded) -> Option<String> {
     ))
 }
 
-/// The Pareto front of the first two objectives, over all complete trials.
-pub fn front_svg(l: &Loaded) -> Option<String> {
-    let g = &l.goals;
+/// The Pareto front of the first two objectives, over all complete trials (`None` with one
+/// objective).
+pub fn front_svg(g: &Goals, trials: &[TrialRecord]) -> Option<String> {
     if g.objectives.len() < 2 {
         return None;
     }
@@ -111,17 +111,12 @@ pub fn front_svg(l: &Loaded) -> Option<String> {
             g.objectives[1].value(&t.metrics)?,
         ))
     };
-    let complete = l
-        .trials
+    let complete = trials
         .iter()
         .filter(|t| t.state == TrialState::Complete && t.duplicate_of.is_none());
     let (feasible, infeasible): (Vec<&TrialRecord>, Vec<&TrialRecord>) =
         complete.partition(|t| g.violation(t) == 0.0);
-    let front: Vec<(f64, f64)> = g
-        .pareto_front(&l.trials)
-        .into_iter()
-        .filter_map(xy)
-        .collect();
+    let front: Vec<(f64, f64)> = g.pareto_front(trials).into_iter().filter_map(xy).collect();
     Some(svg::front(
         &format!("Pareto front: {} vs {}", g.objectives[0], g.objectives[1]),
         &g.objectives[0].to_string(),
@@ -507,7 +502,7 @@ pub fn html(l: &Loaded, top_n: usize) -> String {
     figure(&mut h, "best", best_so_far_svg(l));
     if l.goals.objectives.len() > 1 {
         h.push_str("<h2>Pareto front</h2>");
-        figure(&mut h, "front", front_svg(l));
+        figure(&mut h, "front", front_svg(&l.goals, &l.trials));
     }
     if let Some(m) = map_svg(l) {
         h.push_str("<h2>Illumination (MAP-Elites)</h2>");
@@ -544,7 +539,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
     let mut files = vec![index.display().to_string()];
     for (name, svg) in [
         ("best.svg", best_so_far_svg(&l)),
-        ("front.svg", front_svg(&l)),
+        ("front.svg", front_svg(&l.goals, &l.trials)),
         ("map.svg", map_svg(&l)),
         ("decisions.svg", decision_frequencies_svg(&l, a.top)),
     ] {

@@ -925,33 +925,7 @@ fn write_front_plot(path: &Path, goals: &Goals, trials: &[TrialRecord]) -> Resul
     if goals.objectives.len() < 2 {
         bail!("--plot draws a Pareto front and needs a study with two objectives or more");
     }
-    let xy = |t: &TrialRecord| -> Option<(f64, f64)> {
-        Some((
-            goals.objectives[0].value(&t.metrics)?,
-            goals.objectives[1].value(&t.metrics)?,
-        ))
-    };
-    let complete = trials
-        .iter()
-        .filter(|t| t.state == hnas_store::TrialState::Complete && t.duplicate_of.is_none());
-    let (feasible, infeasible): (Vec<&TrialRecord>, Vec<&TrialRecord>) =
-        complete.partition(|t| goals.violation(t) == 0.0);
-    let front: Vec<(f64, f64)> = goals
-        .pareto_front(trials)
-        .into_iter()
-        .filter_map(xy)
-        .collect();
-    let svg = crate::svg::front(
-        &format!(
-            "Pareto front: {} vs {}",
-            goals.objectives[0], goals.objectives[1]
-        ),
-        &goals.objectives[0].to_string(),
-        &goals.objectives[1].to_string(),
-        &feasible.into_iter().filter_map(xy).collect::<Vec<_>>(),
-        &front,
-        &infeasible.into_iter().filter_map(xy).collect::<Vec<_>>(),
-    );
+    let svg = crate::report_cmd::front_svg(goals, trials).expect("two objectives");
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

@@ -106,7 +106,7 @@ fn handle(stream: TcpStream, study: &std::path::Path) -> std::io::Result<()> {
             };
             let svg = match p.trim_start_matches("/figure/") {
                 "best.svg" => report_cmd::best_so_far_svg(&l),
-                "front.svg" => report_cmd::front_svg(&l),
+                "front.svg" => report_cmd::front_svg(&l.goals, &l.trials),
                 "map.svg" => report_cmd::map_svg(&l),
                 "decisions.svg" => report_cmd::decision_frequencies_svg(&l, 5),
                 _ => None,

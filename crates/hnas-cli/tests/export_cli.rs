@@ -2,23 +2,10 @@
 //! hand: `HNAS_TORCH_PYTHON`, else `python3`), whose outputs and parameter counts must be
 //! hnas's own.
 
-use assert_cmd::Command;
+mod common;
+use common::{hnas, root, tempdir, torch_python};
+
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hnas-export-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn hnas() -> Command {
-    Command::cargo_bin("hnas").unwrap()
-}
 
 /// A study of `n` trials of `space`, scored by the hash evaluator (no training needed).
 fn study(dir: &Path, space: &str, n: u32) -> PathBuf {
@@ -46,20 +33,6 @@ fn study(dir: &Path, space: &str, n: u32) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     s
-}
-
-fn torch_python() -> Option<String> {
-    let py = std::env::var("HNAS_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&py)
-        .args(["-c", "import torch"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        Some(py)
-    } else {
-        eprintln!("notice: skipping the PyTorch run: no torch for {py} (pip install torch, or set HNAS_TORCH_PYTHON)");
-        None
-    }
 }
 
 fn export(study: &Path, trial: u32, extra: &[&str], out: &Path) -> String {
@@ -135,7 +108,7 @@ fn exported_networks_run_in_pytorch_with_hnas_parameter_counts() {
         ("mlp.hnas", vec![1, 40], "1x40", 10),
         ("mnist1d-mlp.hnas", vec![1, 40], "1x40", 10),
     ] {
-        let d = tempdir(space);
+        let d = tempdir("export-cli", space);
         let s = study(&d, space, 3);
         for trial in 0..3 {
             let f = d.join(format!("t{trial}.py"));
@@ -156,7 +129,7 @@ fn exported_networks_run_in_pytorch_with_hnas_parameter_counts() {
 
 #[test]
 fn a_trained_study_exports_for_its_own_dataset() {
-    let d = tempdir("trained");
+    let d = tempdir("export-cli", "trained");
     let s = d.join("t.db");
     let out = hnas()
         .args([
@@ -207,7 +180,7 @@ fn a_trained_study_exports_for_its_own_dataset() {
 
 #[test]
 fn export_errors_say_what_is_missing() {
-    let d = tempdir("errors");
+    let d = tempdir("export-cli", "errors");
     let o = hnas()
         .args(["export", "--study"])
         .arg(d.join("none.db"))
@@ -232,7 +205,7 @@ fn export_errors_say_what_is_missing() {
         e.contains("does not say what the network reads; give --input"),
         "{e}"
     );
-    let a = study(&tempdir("agent"), "agent.hnas", 1);
+    let a = study(&tempdir("export-cli", "agent"), "agent.hnas", 1);
     let o = hnas()
         .args([
             "export",

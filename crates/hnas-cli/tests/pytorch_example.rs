@@ -2,42 +2,30 @@
 //! `mnasnet` candidates on Fashion-MNIST. Needs a Python with torch (`HNAS_TORCH_PYTHON`, else
 //! `python3`) and Debian's dataset-fashion-mnist; prints a notice and skips without them.
 
-use assert_cmd::Command;
-use std::path::PathBuf;
+mod common;
+use common::{hnas, root, tempdir, torch_python};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn torch_python() -> Option<String> {
-    let py = std::env::var("HNAS_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&py)
-        .args(["-c", "import torch"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+/// A Python with torch, where Fashion-MNIST is installed too.
+fn torch_and_data() -> Option<String> {
     let data = std::path::Path::new("/usr/share/datasets/fashion-mnist").is_dir();
-    if ok && data {
-        Some(py)
-    } else {
-        eprintln!("notice: skipping examples/pytorch/train.py: needs torch for {py} (pip install torch, or HNAS_TORCH_PYTHON) and dataset-fashion-mnist");
-        None
+    if !data {
+        eprintln!("notice: skipping examples/pytorch/train.py: needs dataset-fashion-mnist");
+        return None;
     }
+    torch_python()
 }
 
 #[test]
 fn pytorch_trains_mlp_candidates_on_fashion_mnist_for_hnas() {
-    let Some(py) = torch_python() else { return };
-    let d = std::env::temp_dir().join(format!("hnas-pytorch-example-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    let Some(py) = torch_and_data() else { return };
+    let d = tempdir("pytorch-example", "mlp");
     let script = root().join("examples/pytorch/train.py");
     let evaluator = format!(
         "command:{}",
         serde_json::json!({"argv": [py, script.display().to_string()], "metrics": ["valid_acc", "test_acc", "params"], "timeout": 300})
     );
     let study = d.join("s.db");
-    let out = Command::cargo_bin("hnas")
-        .unwrap()
+    let out = hnas()
         .env("TRAIN_SIZE", "1500")
         .env("VALID_SIZE", "500")
         .env("TEST_SIZE", "500")
@@ -64,8 +52,7 @@ fn pytorch_trains_mlp_candidates_on_fashion_mnist_for_hnas() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("2 complete, 0 failed"), "{stdout}");
-    let out = Command::cargo_bin("hnas")
-        .unwrap()
+    let out = hnas()
         .args(["trials", "--format", "json", "--study"])
         .arg(&study)
         .output()
@@ -83,11 +70,9 @@ fn pytorch_trains_mlp_candidates_on_fashion_mnist_for_hnas() {
 
 #[test]
 fn pytorch_builds_and_trains_a_mnasnet_candidate() {
-    let Some(py) = torch_python() else { return };
-    let d = std::env::temp_dir().join(format!("hnas-pytorch-mnas-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    let sample = Command::cargo_bin("hnas")
-        .unwrap()
+    let Some(py) = torch_and_data() else { return };
+    let d = tempdir("pytorch-example", "mnasnet");
+    let sample = hnas()
         .args(["space", "sample", "--json", "--seed", "1"])
         .arg(root().join("examples/spaces/mnasnet.hnas"))
         .output()

@@ -1,23 +1,10 @@
 //! `hnas report`: the page and its figures for one and several objectives, MAP-Elites, an
 //! empty study and a bad path.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+mod common;
+use common::{hnas, root, tempdir};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hnas-report-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn hnas() -> Command {
-    Command::cargo_bin("hnas").unwrap()
-}
+use std::path::Path;
 
 fn search(study: &Path, args: &[&str]) {
     let out = hnas()
@@ -63,7 +50,7 @@ fn figures(html: &str) -> usize {
 
 #[test]
 fn one_objective_gives_a_curve_a_leaderboard_decisions_and_drawings() {
-    let d = tempdir("one");
+    let d = tempdir("report-cli", "one");
     let s = d.join("s.db");
     search(
         &s,
@@ -103,7 +90,7 @@ fn one_objective_gives_a_curve_a_leaderboard_decisions_and_drawings() {
 
 #[test]
 fn several_objectives_add_the_pareto_front_and_mapelites_its_map() {
-    let d = tempdir("front");
+    let d = tempdir("report-cli", "front");
     let s = d.join("s.db");
     search(
         &s,
@@ -144,7 +131,7 @@ fn several_objectives_add_the_pareto_front_and_mapelites_its_map() {
 
 #[test]
 fn an_empty_study_and_a_bad_path_get_clear_messages() {
-    let d = tempdir("empty");
+    let d = tempdir("report-cli", "empty");
     let o = hnas()
         .args(["report", "--study"])
         .arg(d.join("nope.db"))

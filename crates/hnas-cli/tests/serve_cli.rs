@@ -3,21 +3,13 @@
 //! and a screenshot is taken. Needs Debian's `chromium` and `npm ci` in tests/dashboard
 //! (`.ci/run` does both); elsewhere it prints a notice and skips, except under `CI=true`.
 
+mod common;
+use common::{root, tempdir};
+
 use assert_cmd::cargo::cargo_bin;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hnas-serve-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn search(study: &Path, budget: u32) {
     let out = Command::new(cargo_bin("hnas"))
@@ -87,7 +79,7 @@ fn get(url: &str, path: &str) -> (String, String) {
 
 #[test]
 fn the_api_serves_trials_and_figures_read_only() {
-    let d = tempdir("api");
+    let d = tempdir("serve-cli", "api");
     let s = d.join("s.db");
     search(&s, 5);
     let server = serve(&s);
@@ -132,7 +124,7 @@ fn the_dashboard_follows_a_running_search_in_headless_chromium() {
         eprintln!("notice: skipping the browser test: needs {chromium} (apt-get install chromium) and `npm ci` in {}", dash.display());
         return;
     }
-    let d = tempdir("browser");
+    let d = tempdir("serve-cli", "browser");
     let s = d.join("s.db");
     search(&s, 5);
     let server = serve(&s);

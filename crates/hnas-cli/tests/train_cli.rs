@@ -1,19 +1,8 @@
 //! `hnas search` training candidates for real: the default search with no space or evaluator,
 //! and failures of networks that cannot exist.
 
-use assert_cmd::Command;
-use std::path::PathBuf;
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hnas-train-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn hnas() -> Command {
-    Command::cargo_bin("hnas").unwrap()
-}
+mod common;
+use common::{hnas, tempdir};
 
 fn csv_rows(study: &std::path::Path) -> Vec<csv::StringRecord> {
     let out = hnas()
@@ -39,7 +28,7 @@ fn csv_rows(study: &std::path::Path) -> Vec<csv::StringRecord> {
 
 #[test]
 fn search_with_no_space_trains_the_embedded_default() {
-    let d = tempdir("default");
+    let d = tempdir("train-cli", "default");
     let study = d.join("default.db");
     // The main job, shortened: three candidates, one epoch each.
     let out = hnas()
@@ -103,7 +92,7 @@ fn search_with_no_space_trains_the_embedded_default() {
 
 #[test]
 fn a_network_that_cannot_exist_is_a_failed_trial_and_the_search_goes_on() {
-    let d = tempdir("invalid");
+    let d = tempdir("train-cli", "invalid");
     let space = d.join("pools.hnas");
     // Two or three 4-wide poolings: 40 → 10 → 2 fits, a third cannot.
     std::fs::write(

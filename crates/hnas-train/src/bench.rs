@@ -5,8 +5,7 @@ use crate::compile::{compile, Optim, Skeleton};
 use crate::model::{Forward, Model};
 use crate::net::{Net, Shape};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
+use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
@@ -52,16 +51,7 @@ pub fn throughput(
 ) -> Throughput {
     let device = crate::train::device().autodiff();
     let mut model = Model::init(net, &device, 0);
-    let mut optim = match optimizer {
-        Optim::Sgd => SgdConfig::new()
-            .with_momentum(Some(MomentumConfig {
-                momentum: 0.9,
-                dampening: 0.0,
-                nesterov: false,
-            }))
-            .init(),
-        _ => AdamConfig::new().init(),
-    };
+    let mut optim = crate::train::optimizer(optimizer, 0.9, 0.0);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let [c, h, w] = net.input.chw();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);

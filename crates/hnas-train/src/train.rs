@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, SgdConfig};
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -134,6 +134,28 @@ fn batch_tensors(
     )
 }
 
+/// The optimizer `optim` with SGD's `momentum` and a `weight_decay` (L2 for SGD and Adam,
+/// decoupled for AdamW); 0 switches either off.
+pub fn optimizer(optim: Optim, momentum: f64, weight_decay: f64) -> ModuleOptimizer {
+    let decay = (weight_decay > 0.0).then_some(WeightDecayConfig {
+        penalty: weight_decay as f32,
+    });
+    match optim {
+        Optim::Sgd => SgdConfig::new()
+            .with_momentum((momentum > 0.0).then_some(MomentumConfig {
+                momentum,
+                dampening: 0.0,
+                nesterov: false,
+            }))
+            .with_weight_decay(decay)
+            .init(),
+        Optim::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        Optim::AdamW => AdamWConfig::new()
+            .with_weight_decay(weight_decay as f32)
+            .init(),
+    }
+}
+
 /// Trains `net` on `data`'s training split and measures it on validation and test.
 pub fn train(
     net: &Net,
@@ -151,36 +173,7 @@ pub fn train(
     let plain = device();
     let device = plain.clone().autodiff();
     let mut model = Model::init(net, &device, cfg.seed);
-    let mut optim = match cfg.optimizer {
-        Optim::Sgd => {
-            let mut c = SgdConfig::new();
-            if cfg.momentum > 0.0 {
-                c = c.with_momentum(Some(MomentumConfig {
-                    momentum: cfg.momentum,
-                    dampening: 0.0,
-                    nesterov: false,
-                }));
-            }
-            if cfg.weight_decay > 0.0 {
-                c = c.with_weight_decay(Some(WeightDecayConfig {
-                    penalty: cfg.weight_decay as f32,
-                }));
-            }
-            c.init()
-        }
-        Optim::Adam => {
-            let mut c = AdamConfig::new();
-            if cfg.weight_decay > 0.0 {
-                c = c.with_weight_decay(Some(WeightDecayConfig {
-                    penalty: cfg.weight_decay as f32,
-                }));
-            }
-            c.init()
-        }
-        Optim::AdamW => AdamWConfig::new()
-            .with_weight_decay(cfg.weight_decay as f32)
-            .init(),
-    };
+    let mut optim = optimizer(cfg.optimizer, cfg.momentum, cfg.weight_decay);
     let loss_fn = CrossEntropyLossConfig::new()
         .with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing as f32))
         .init(&device);

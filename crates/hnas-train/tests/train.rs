@@ -10,13 +10,15 @@ use hnas_train::{compile, Model, Optim, Shape, Skeleton, TrainEvaluator, DEFAULT
 use rand::SeedableRng;
 use serde_json::json;
 
-fn small_cnn() -> serde_json::Value {
-    json!({"root": {"op": "net", "args": {"body": [
+/// Two convolutions and a pooling, compiled for MNIST-1D.
+fn small_cnn() -> hnas_train::Compiled {
+    let j = json!({"root": {"op": "net", "args": {"body": [
         {"op": "conv", "args": {"channels": 16, "kernel": 5, "norm": "batch", "act": "relu"}},
         {"op": "max_pool", "args": {"size": 2}},
         {"op": "conv", "args": {"channels": 16, "kernel": 3, "norm": "batch", "act": "relu"}},
         "global_avg_pool"
-    ]}}})
+    ]}}});
+    compile(&j, Shape::Seq { c: 1, l: 40 }, 10, Skeleton::default()).unwrap()
 }
 
 fn subset(n: usize) -> hnas_train::Dataset {
@@ -27,13 +29,7 @@ fn subset(n: usize) -> hnas_train::Dataset {
 
 #[test]
 fn a_few_epochs_reduce_the_loss_and_beat_chance() {
-    let c = compile(
-        &small_cnn(),
-        Shape::Seq { c: 1, l: 40 },
-        10,
-        Skeleton::default(),
-    )
-    .unwrap();
+    let c = small_cnn();
     let data = subset(1000);
     let cfg = TrainConfig {
         epochs: 4,
@@ -55,13 +51,7 @@ fn a_few_epochs_reduce_the_loss_and_beat_chance() {
 
 #[test]
 fn the_same_seed_trains_the_same_network() {
-    let c = compile(
-        &small_cnn(),
-        Shape::Seq { c: 1, l: 40 },
-        10,
-        Skeleton::default(),
-    )
-    .unwrap();
+    let c = small_cnn();
     let data = subset(300);
     let cfg = TrainConfig {
         epochs: 1,
@@ -81,13 +71,7 @@ fn the_same_seed_trains_the_same_network() {
 
 #[test]
 fn a_diverging_run_is_a_failure_with_its_reason() {
-    let c = compile(
-        &small_cnn(),
-        Shape::Seq { c: 1, l: 40 },
-        10,
-        Skeleton::default(),
-    )
-    .unwrap();
+    let c = small_cnn();
     let cfg = TrainConfig {
         epochs: 3,
         lr: 1e9,

@@ -1,0 +1,39 @@
+//! Helpers shared by the CLI test binaries (each includes this with `mod common;` and uses
+//! what it needs).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh, empty folder for one test: `tag` names the test binary, `name` the test.
+pub fn tempdir(tag: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hnas-{tag}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The `hnas` binary this package builds.
+pub fn hnas() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("hnas").unwrap()
+}
+
+/// A Python that imports torch (`HNAS_TORCH_PYTHON`, else `python3`), or a printed notice
+/// and `None`.
+pub fn torch_python() -> Option<String> {
+    let py = std::env::var("HNAS_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import torch"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Some(py)
+    } else {
+        eprintln!("notice: skipping the PyTorch run: no torch for {py} (pip install torch, or set HNAS_TORCH_PYTHON)");
+        None
+    }
+}
