@@ -15,6 +15,7 @@ pub mod evaluator;
 pub mod export;
 pub mod model;
 pub mod net;
+pub mod ops;
 pub mod train;
 
 pub use compile::{compile, CompileError, Compiled, Optim, Skeleton, TrainArgs, OPERATIONS};

@@ -124,7 +124,7 @@ impl Forward<'_> {
     fn run(&mut self, n: &Node, x: Tensor<4>) -> Tensor<4> {
         match &n.layer {
             Layer::Conv { unit, .. } => match self.unit(*unit) {
-                UnitModule::Conv(c) => c.forward(x),
+                UnitModule::Conv(c) => crate::ops::conv(c, x),
                 _ => unreachable!("unit {unit} is a convolution"),
             },
             Layer::BatchNorm { unit, .. } => match self.unit(*unit) {
@@ -209,7 +209,7 @@ impl Forward<'_> {
                     .reshape([b, c, h * w])
                     .mean_dim(2)
                     .reshape([b, c, 1, 1]);
-                let s = activation::relu(self.linear(*squeeze, s));
+                let s = crate::ops::relu(self.linear(*squeeze, s));
                 let s = activation::sigmoid(self.linear(*excite, s));
                 x * s
             }
@@ -251,7 +251,7 @@ impl Forward<'_> {
 
 fn act(a: Act, x: Tensor<4>) -> Tensor<4> {
     match a {
-        Act::Relu => activation::relu(x),
+        Act::Relu => crate::ops::relu(x),
         Act::Gelu => activation::gelu(x),
         Act::Hswish => activation::hard_swish(x),
         Act::Silu => activation::silu(x),

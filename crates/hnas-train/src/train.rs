@@ -92,7 +92,10 @@ pub enum TrainError {
 pub fn device() -> Device {
     match backend_name() {
         #[cfg(feature = "tch")]
-        "tch" => Device::libtorch(),
+        "tch" => {
+            crate::ops::keep_freed_memory();
+            Device::libtorch()
+        }
         #[cfg(feature = "tch")]
         "tch-cuda" => Device::libtorch_cuda(0),
         #[cfg(feature = "cuda")]
