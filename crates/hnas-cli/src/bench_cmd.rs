@@ -27,6 +27,10 @@ pub struct BenchArgs {
     /// Seeds 0..N for every strategy.
     #[arg(long, default_value_t = 100)]
     pub seeds: u64,
+    /// Start the seeds here instead of 0 (FIRST..FIRST+N): held-out seeds to check a setting
+    /// chosen on others.
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
     /// Counted trials per run.
     #[arg(long, default_value_t = 300)]
     pub budget: u64,
@@ -134,6 +138,7 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         regret_metric: regret_metric.clone(),
         reference: a.reference.clone(),
         seeds: a.seeds,
+        first_seed: a.first_seed,
         budget: a.budget,
         max_cost: a.budget_cost,
         fidelity: a.fidelity,
@@ -234,11 +239,16 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
     };
     writeln!(
         out,
-        "{} on {} ({}), {} seeds x {} trials, {}; dedup {}",
+        "{} on {} ({}), {} seeds{} x {} trials, {}; dedup {}",
         a.space.display(),
         a.evaluator,
         objective,
         a.seeds,
+        if a.first_seed > 0 {
+            format!(" (from seed {})", a.first_seed)
+        } else {
+            String::new()
+        },
         a.budget,
         measure,
         a.dedup

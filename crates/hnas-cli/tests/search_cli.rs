@@ -400,6 +400,55 @@ fn bench_writes_curves_and_does_not_depend_on_threads() {
 }
 
 #[test]
+fn bench_first_seed_shifts_the_seeds() {
+    // The mean over seeds 0..4 is the mean of the means over 0..2 and 2..4.
+    let dir = tempdir("bench-seeds");
+    let run = |first: &str, seeds: &str, name: &str| -> (String, Vec<(String, f64)>) {
+        let out = dir.join(name);
+        let o = hnas()
+            .args([
+                "bench",
+                "--space",
+                &example("mnasnet"),
+                "--evaluator",
+                "hash",
+            ])
+            .args([
+                "--strategies",
+                "rea",
+                "--budget",
+                "20",
+                "--regret-metric",
+                "score",
+            ])
+            .args(["--seeds", seeds, "--first-seed", first, "--at", "10,20"])
+            .args(["--out", &out.display().to_string()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+        let rows = csv
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (format!("{},{}", f[0], f[1]), f[2].parse::<f64>().unwrap())
+            })
+            .collect();
+        (String::from_utf8(o.stdout).unwrap(), rows)
+    };
+    let (_, all) = run("0", "4", "all");
+    let (_, low) = run("0", "2", "low");
+    let (text, high) = run("2", "2", "high");
+    assert!(text.contains("2 seeds (from seed 2)"), "{text}");
+    assert_eq!(all.len(), low.len());
+    assert_ne!(low, high, "other seeds, other runs");
+    for ((k, a), ((_, l), (_, h))) in all.iter().zip(low.iter().zip(&high)) {
+        assert!((a - (l + h) / 2.0).abs() < 1e-9, "{k}: {a} vs {l} and {h}");
+    }
+}
+
+#[test]
 fn illuminate_maps_a_map_elites_study() {
     let dir = tempdir("illuminate");
     let study = dir.join("me.db");

@@ -31,6 +31,9 @@ pub struct BenchConfig {
     /// The hypervolume's reference point in the objectives' own units (several objectives).
     pub reference: Vec<f64>,
     pub seeds: u64,
+    /// The first seed: runs use seeds `first_seed..first_seed + seeds` (held-out seeds for
+    /// checking a setting chosen on others).
+    pub first_seed: u64,
     pub budget: u64,
     /// A cost limit per run besides `budget` (curves then also read against cost).
     pub max_cost: Option<f64>,
@@ -110,7 +113,7 @@ pub struct BenchResult {
     pub curves: Vec<StrategyCurves>,
 }
 
-/// Runs every strategy on `seeds` seeds (0..seeds) with the given evaluator.
+/// Runs every strategy on `seeds` seeds (from `first_seed`) with the given evaluator.
 pub fn run_benchmark(
     cfg: &BenchConfig,
     evaluator: Arc<dyn Evaluator>,
@@ -160,7 +163,7 @@ pub fn run_benchmark(
     let mut curves = Vec::new();
     for strategy in &cfg.strategies {
         type Run = (Vec<f64>, Vec<f64>, f64);
-        let runs: Vec<Result<Run, Error>> = (0..cfg.seeds)
+        let runs: Vec<Result<Run, Error>> = (cfg.first_seed..cfg.first_seed + cfg.seeds)
             .into_par_iter()
             .map(|seed| {
                 let settings = Settings {

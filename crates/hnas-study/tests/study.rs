@@ -468,6 +468,7 @@ fn the_harness_measures_hypervolume_against_the_enumerated_front() {
         regret_metric: String::new(),
         reference: vec![-30.0, 16.0],
         seeds: 2,
+        first_seed: 0,
         budget: 1024,
         max_cost: None,
         fidelity: None,
