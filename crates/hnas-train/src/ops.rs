@@ -87,6 +87,7 @@ mod fused {
     use burn::backend::autodiff::NodeId;
     use burn::backend::libtorch::TchTensor;
     use burn::backend::ops::{ActivationOps, ModuleOps};
+    use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, LibTorch};
     use burn::tensor::ops::ConvOptions;
     use burn::tensor::Tensor;
@@ -137,66 +138,56 @@ mod fused {
             Some(b) => Some(b.clone().try_into_primitive::<Ad>().ok()?),
             None => None,
         };
-        let out_channels = w.primitive().tensor.size()[0];
         let out = match b {
-            Some(b) => match FusedConv
-                .prepare::<NoCheckpointing>([x.node(), w.node(), b.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(mut prep) => {
-                    let state = State {
-                        x: prep.checkpoint(&x),
-                        w: prep.checkpoint(&w),
-                        bias_size: out_channels,
-                        options: options.clone(),
-                    };
-                    let y = LibTorch::conv2d(
-                        x.into_primitive(),
-                        w.into_primitive(),
-                        Some(b.into_primitive()),
-                        options.clone(),
-                    );
-                    CALLS.fetch_add(1, Ordering::Relaxed);
-                    prep.finish(state, y)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(LibTorch::conv2d(
-                    x.into_primitive(),
-                    w.into_primitive(),
-                    Some(b.into_primitive()),
-                    options.clone(),
-                )),
-            },
-            None => match FusedConv
-                .prepare::<NoCheckpointing>([x.node(), w.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(mut prep) => {
-                    let state = State {
-                        x: prep.checkpoint(&x),
-                        w: prep.checkpoint(&w),
-                        bias_size: 0,
-                        options: options.clone(),
-                    };
-                    let y = LibTorch::conv2d(
-                        x.into_primitive(),
-                        w.into_primitive(),
-                        None,
-                        options.clone(),
-                    );
-                    CALLS.fetch_add(1, Ordering::Relaxed);
-                    prep.finish(state, y)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(LibTorch::conv2d(
-                    x.into_primitive(),
-                    w.into_primitive(),
-                    None,
-                    options.clone(),
-                )),
-            },
+            Some(b) => {
+                let kind = FusedConv
+                    .prepare::<NoCheckpointing>([x.node(), w.node(), b.node()])
+                    .compute_bound()
+                    .stateful();
+                conv_op(kind, x, w, Some(b), options)
+            }
+            None => {
+                let kind = FusedConv
+                    .prepare::<NoCheckpointing>([x.node(), w.node()])
+                    .compute_bound()
+                    .stateful();
+                conv_op(kind, x, w, None, options)
+            }
         };
         Some(Tensor::from_primitive::<Ad>(out))
+    }
+
+    /// Runs the convolution, recording it for the backward pass when it is tracked; `N` is 3
+    /// with a bias, else 2.
+    fn conv_op<const N: usize>(
+        kind: OpsKind<FusedConv, LibTorch, State, NoCheckpointing, N>,
+        x: FloatTensor<Ad>,
+        w: FloatTensor<Ad>,
+        b: Option<FloatTensor<Ad>>,
+        options: &ConvOptions<2>,
+    ) -> FloatTensor<Ad> {
+        let bias_size = b.as_ref().map_or(0, |_| w.primitive().tensor.size()[0]);
+        let forward = |x: FloatTensor<Ad>, w: FloatTensor<Ad>, b: Option<FloatTensor<Ad>>| {
+            LibTorch::conv2d(
+                x.into_primitive(),
+                w.into_primitive(),
+                b.map(|b| b.into_primitive()),
+                options.clone(),
+            )
+        };
+        match kind {
+            OpsKind::Tracked(mut prep) => {
+                let state = State {
+                    x: prep.checkpoint(&x),
+                    w: prep.checkpoint(&w),
+                    bias_size,
+                    options: options.clone(),
+                };
+                CALLS.fetch_add(1, Ordering::Relaxed);
+                prep.finish(state, forward(x, w, b))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward(x, w, b)),
+        }
     }
 
     /// ReLU as one autodiff operation whose backward is libtorch's `threshold_backward`.
