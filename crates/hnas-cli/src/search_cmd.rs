@@ -769,15 +769,12 @@ pub fn run_trials(a: TrialsArgs) -> Result<()> {
         plot,
         reference,
     } = a;
-    let study = study.as_path();
-    let store = open_existing(study)?;
-    let rec = store
-        .study()?
-        .ok_or_else(|| anyhow!("{} holds no study", study.display()))?;
-    let settings: Settings =
-        serde_json::from_str(&rec.settings).context("the study's settings are unreadable")?;
-    let goals = Goals::parse(&settings)?;
-    let all = store.trials()?;
+    let crate::report_cmd::Loaded {
+        settings,
+        goals,
+        trials: all,
+        ..
+    } = crate::report_cmd::load(&study)?;
     let trials: Vec<TrialRecord> = if pareto {
         goals.pareto_front(&all).into_iter().cloned().collect()
     } else {

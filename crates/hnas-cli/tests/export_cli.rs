@@ -3,14 +3,14 @@
 //! hnas's own.
 
 mod common;
-use common::{hnas, root, tempdir, torch_python};
+use common::{hnas, root, tempdir, torch_python, Succeeds};
 
 use std::path::{Path, PathBuf};
 
 /// A study of `n` trials of `space`, scored by the hash evaluator (no training needed).
 fn study(dir: &Path, space: &str, n: u32) -> PathBuf {
     let s = dir.join("s.db");
-    let out = hnas()
+    hnas()
         .args([
             "search",
             "--quiet",
@@ -25,13 +25,7 @@ fn study(dir: &Path, space: &str, n: u32) -> PathBuf {
         .arg(root().join("examples/spaces").join(space))
         .arg("--study")
         .arg(&s)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     s
 }
 
@@ -131,7 +125,7 @@ fn exported_networks_run_in_pytorch_with_hnas_parameter_counts() {
 fn a_trained_study_exports_for_its_own_dataset() {
     let d = tempdir("export-cli", "trained");
     let s = d.join("t.db");
-    let out = hnas()
+    hnas()
         .args([
             "search",
             "--quiet",
@@ -143,13 +137,7 @@ fn a_trained_study_exports_for_its_own_dataset() {
         ])
         .arg(&s)
         .current_dir(&d)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     // The best trial by default, shaped for MNIST-1D without being told.
     let f = d.join("best.py");
     let o = hnas()

@@ -3,7 +3,7 @@
 //! `python3`) and Debian's dataset-fashion-mnist; prints a notice and skips without them.
 
 mod common;
-use common::{hnas, root, tempdir, torch_python};
+use common::{hnas, root, tempdir, torch_python, Succeeds};
 
 /// A Python with torch, where Fashion-MNIST is installed too.
 fn torch_and_data() -> Option<String> {
@@ -92,13 +92,7 @@ fn pytorch_builds_and_trains_a_mnasnet_candidate() {
         .env("TRAIN_SIZE", "64")
         .env("VALID_SIZE", "32")
         .env("TEST_SIZE", "32")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let text = String::from_utf8_lossy(&out.stdout);
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert!(last["params"].as_f64().unwrap() > 100_000.0, "{last}");

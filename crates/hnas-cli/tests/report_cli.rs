@@ -2,24 +2,18 @@
 //! empty study and a bad path.
 
 mod common;
-use common::{hnas, root, tempdir};
+use common::{hnas, root, tempdir, Succeeds};
 
 use std::path::Path;
 
 fn search(study: &Path, args: &[&str]) {
-    let out = hnas()
+    hnas()
         .args(["search", "--quiet", "--study"])
         .arg(study)
         .arg("--space")
         .arg(root().join("examples/spaces/nb201.hnas"))
         .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
 }
 
 fn report(study: &Path, out: &Path) -> String {
@@ -148,7 +142,7 @@ fn an_empty_study_and_a_bad_path_get_clear_messages() {
         "net = net(body = body)\nbody = stack(a = p, b = p, c = p)\np = max_pool(size = 4)\n",
     )
     .unwrap();
-    let out = hnas()
+    hnas()
         .args([
             "search",
             "--quiet",
@@ -161,13 +155,7 @@ fn an_empty_study_and_a_bad_path_get_clear_messages() {
         .arg(&s)
         .arg("--space")
         .arg(d.join("fail.hnas"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let html = report(&s, &d.join("o"));
     assert!(html.contains("1 failed"), "{html}");
     assert!(html.contains("No complete feasible trial yet."), "{html}");

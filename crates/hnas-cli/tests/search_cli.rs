@@ -1,4 +1,6 @@
 //! `hnas search` / `hnas trials` as a user runs them, including being killed mid-search.
+mod common;
+use common::Succeeds;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -48,13 +50,7 @@ fn trials(study: &Path) -> Vec<(String, String, String, String)> {
 fn trials_at(study: &str) -> Vec<(String, String, String, String)> {
     let out = hnas()
         .args(["trials", "--study", study, "--format", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let mut r = csv::Reader::from_reader(out.stdout.as_slice());
     let h = r.headers().unwrap().clone();
     let col = |name: &str| h.iter().position(|c| c == name).unwrap();
@@ -1047,13 +1043,7 @@ fn workers_killed_at_random_lose_nothing_and_record_nothing_twice() {
     }
     let out = hnas()
         .args(["trials", "--study", &url, "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let trials: Vec<hnas_store::TrialRecord> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

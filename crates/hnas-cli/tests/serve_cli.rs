@@ -4,7 +4,7 @@
 //! (`.ci/run` does both); elsewhere it prints a notice and skips, except under `CI=true`.
 
 mod common;
-use common::{root, tempdir};
+use common::{root, tempdir, Succeeds};
 
 use assert_cmd::cargo::cargo_bin;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn search(study: &Path, budget: u32) {
-    let out = Command::new(cargo_bin("hnas"))
+    Command::new(cargo_bin("hnas"))
         .args([
             "search",
             "--quiet",
@@ -29,13 +29,7 @@ fn search(study: &Path, budget: u32) {
         .arg(root().join("examples/spaces/nb201.hnas"))
         .arg("--study")
         .arg(study)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
 }
 
 /// A served study: the server process and its address.

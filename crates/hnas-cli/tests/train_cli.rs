@@ -2,7 +2,7 @@
 //! and failures of networks that cannot exist.
 
 mod common;
-use common::{hnas, tempdir};
+use common::{hnas, tempdir, Succeeds};
 
 fn csv_rows(study: &std::path::Path) -> Vec<csv::StringRecord> {
     let out = hnas()
@@ -13,13 +13,7 @@ fn csv_rows(study: &std::path::Path) -> Vec<csv::StringRecord> {
             "--format",
             "csv",
         ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     csv::Reader::from_reader(out.stdout.as_slice())
         .records()
         .map(Result::unwrap)

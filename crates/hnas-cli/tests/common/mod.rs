@@ -37,3 +37,29 @@ pub fn torch_python() -> Option<String> {
         None
     }
 }
+
+/// Runs a command that must succeed, failing the test with its stderr otherwise.
+pub trait Succeeds {
+    fn succeeds(&mut self) -> std::process::Output;
+}
+
+impl Succeeds for assert_cmd::Command {
+    fn succeeds(&mut self) -> std::process::Output {
+        succeeded(self.output().unwrap())
+    }
+}
+
+impl Succeeds for std::process::Command {
+    fn succeeds(&mut self) -> std::process::Output {
+        succeeded(self.output().unwrap())
+    }
+}
+
+fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
