@@ -221,13 +221,19 @@ impl Strategy for Nsga2 {
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         self.asked += 1;
         let initial = self.asked <= self.population as u64 || self.members.is_empty();
-        if !initial && self.model > 0 && !self.archive.is_empty() {
+        // With a surrogate, a local step replaces the surrogate's choice: a neighbour the
+        // model would not pick. (The order of random draws is kept as it was without one.)
+        let local = !initial
+            && !self.archive.is_empty()
+            && (self.model == 0 || self.local > 0.0)
+            && rng.random_bool(self.local);
+        if !initial && !local && self.model > 0 && !self.archive.is_empty() {
             if let Some((c, k)) = self.preselect(rng) {
                 self.known.insert(k);
                 return Some(Ask::new(c));
             }
         }
-        if !initial && !self.archive.is_empty() && rng.random_bool(self.local) {
+        if local {
             // A Pareto-local step: an unasked neighbour of a random front member.
             let (p, _) = &self.archive[rng.random_range(0..self.archive.len())];
             let fresh: Vec<(Candidate, u64)> = self
