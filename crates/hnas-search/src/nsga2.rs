@@ -494,6 +494,35 @@ mod tests {
     }
 
     #[test]
+    fn local_steps_apply_with_a_surrogate() {
+        let space = crate::testing::synthetic();
+        let mut s = Nsga2::new(space.clone(), 10, 0.3, 1.0, 30);
+        for n in 0..40 {
+            let before: Vec<u64> = s.archive.iter().map(|(c, _)| s.key(c)).collect();
+            let c = s.ask(n, &mut trial_rng(0, n), 0).unwrap().candidate;
+            if n >= 10 {
+                let from_archive = s.archive.iter().any(|(p, _)| {
+                    space
+                        .neighbours(p)
+                        .iter()
+                        .any(|q| space.canonical_key(q) == space.canonical_key(&c))
+                });
+                assert!(from_archive, "trial {n} is no neighbour of {before:?}");
+            }
+            let obj = objectives(&space, &c);
+            s.tell(&Outcome {
+                trial: n,
+                candidate: &c,
+                score: Some(obj[0]),
+                metrics: &crate::Metrics::new(),
+                objectives: &obj,
+                violation: 0.0,
+                fidelity: None,
+            });
+        }
+    }
+
+    #[test]
     fn deterministic_for_a_seed() {
         assert_eq!(run(7, 80, |_| 0.0), run(7, 80, |_| 0.0));
         assert_ne!(run(7, 80, |_| 0.0), run(8, 80, |_| 0.0));
