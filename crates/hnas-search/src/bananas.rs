@@ -307,10 +307,7 @@ impl Ensemble {
         let n = self.ys.len();
         let mut ys = self.ys.clone();
         if self.clip_low && n >= 4 {
-            let mut sorted = ys.clone();
-            sorted.sort_by(f64::total_cmp);
-            let q = |f: f64| sorted[((n - 1) as f64 * f).round() as usize];
-            let fence = q(0.25) - 1.5 * (q(0.75) - q(0.25));
+            let fence = crate::lower_fence(&ys);
             for y in &mut ys {
                 *y = y.max(fence);
             }

@@ -172,6 +172,18 @@ pub trait Strategy: Send {
     fn tell(&mut self, outcome: &Outcome<'_>);
 }
 
+/// First quartile - 1.5 interquartile ranges (Tukey's lower fence).
+pub(crate) fn lower_fence(ys: &[f64]) -> f64 {
+    let mut v = ys.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NEG_INFINITY;
+    }
+    let q = |f: f64| v[((n - 1) as f64 * f).round() as usize];
+    q(0.25) - 1.5 * (q(0.75) - q(0.25))
+}
+
 /// The random stream of trial `trial` in a study seeded with `seed`: independent ChaCha8
 /// streams, so trial `n` draws the same numbers however many workers ran before it.
 pub fn trial_rng(seed: u64, trial: u64) -> ChaCha8Rng {
@@ -249,5 +261,18 @@ pub(crate) mod testing {
             });
         }
         (best, asked)
+    }
+}
+
+#[cfg(test)]
+mod fence_tests {
+    #[test]
+    fn the_lower_fence_ignores_one_collapsed_outlier() {
+        let ys: Vec<f64> = (1..=9).map(f64::from).collect();
+        assert_eq!(super::lower_fence(&ys), 3.0 - 1.5 * 4.0);
+        let mut with = ys.clone();
+        with[0] = -1000.0;
+        assert_eq!(super::lower_fence(&with), -3.0);
+        assert_eq!(super::lower_fence(&[]), f64::NEG_INFINITY);
     }
 }

@@ -159,9 +159,17 @@ impl Nsga2 {
             }
         }
         let span: Vec<f64> = (0..m).map(|k| (hi[k] - lo[k]).max(1e-12)).collect();
-        // A reference point just beyond the worst outcomes, so that every part of the front
-        // counts (the study's own reference point is not known to the strategy).
-        let reference: Vec<f64> = (0..m).map(|k| lo[k] - 0.1 * span[k]).collect();
+        // The reference point: each objective's lower fence (first quartile - 1.5
+        // interquartile ranges; 10 % beyond the worst outcome when none lies below it). The
+        // study's own reference is not known to the strategy, and one beyond the collapsed
+        // networks made the surrogate spend trials on fast but useless ones (NB201: 98.52
+        // against 98.70 % of the true front's hypervolume at 300, docs/benchmarks.md).
+        let reference: Vec<f64> = self
+            .surrogates
+            .iter()
+            .enumerate()
+            .map(|(k, e)| crate::lower_fence(&e.ys).max(lo[k] - 0.1 * span[k]))
+            .collect();
         let front: Vec<Vec<f64>> = self.archive.iter().map(|(_, v)| v.clone()).collect();
         let base = hypervolume(&front, &reference);
         let hidden = self.surrogates[0].hidden();
