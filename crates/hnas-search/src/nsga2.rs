@@ -374,6 +374,19 @@ mod tests {
         seen
     }
 
+    /// Tells a feasible outcome whose score is its first objective.
+    fn tell_feasible(s: &mut Nsga2, trial: u64, c: &Candidate, obj: &[f64]) {
+        s.tell(&Outcome {
+            trial,
+            candidate: c,
+            score: Some(obj[0]),
+            metrics: &crate::Metrics::new(),
+            objectives: obj,
+            violation: 0.0,
+            fidelity: None,
+        });
+    }
+
     #[test]
     fn approaches_the_true_front() {
         // The true front: b = 0, a = 0..15 (16 points); its hypervolume from (-1, -25).
@@ -473,15 +486,7 @@ mod tests {
             for n in 0..60 {
                 let c = s.ask(n, &mut trial_rng(seed, n), 0).unwrap().candidate;
                 let obj = objectives(&c);
-                s.tell(&Outcome {
-                    trial: n,
-                    candidate: &c,
-                    score: Some(obj[0]),
-                    metrics: &crate::Metrics::new(),
-                    objectives: &obj,
-                    violation: 0.0,
-                    fidelity: None,
-                });
+                tell_feasible(&mut s, n, &c, &obj);
                 seen.push(obj);
             }
             seen
@@ -517,16 +522,7 @@ mod tests {
                 });
                 assert!(from_archive, "trial {n} is no neighbour of {before:?}");
             }
-            let obj = objectives(&space, &c);
-            s.tell(&Outcome {
-                trial: n,
-                candidate: &c,
-                score: Some(obj[0]),
-                metrics: &crate::Metrics::new(),
-                objectives: &obj,
-                violation: 0.0,
-                fidelity: None,
-            });
+            tell_feasible(&mut s, n, &c, &objectives(&space, &c));
         }
     }
 
