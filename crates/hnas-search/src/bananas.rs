@@ -8,9 +8,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
-/// How often a uniform sample is drawn again because the study already holds its network.
-const FRESH_TRIES: usize = 30;
-
 /// Parameters of [`Bananas`].
 #[derive(Debug, Clone)]
 pub struct BananasConfig {
@@ -381,7 +378,7 @@ impl Strategy for Bananas {
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         if self.model.len() < self.cfg.startup {
             let mut c = self.space.sample(rng, SampleMode::Uniform);
-            for _ in 0..FRESH_TRIES {
+            for _ in 0..crate::FRESH_TRIES {
                 if !self.known.contains(&self.space.canonical_key(&c)) {
                     break;
                 }

@@ -71,10 +71,6 @@ impl Bracket {
     }
 }
 
-/// How often the base strategy is asked again when it proposes a network the scheduler
-/// has already started.
-const FRESH_TRIES: usize = 30;
-
 /// A multi-fidelity scheduler over a base strategy.
 pub struct Scheduler {
     space: Arc<Space>,
@@ -149,7 +145,7 @@ impl Scheduler {
         // (a bounded number of times). The refused proposals stay pending for it, which
         // steers strategies that track what they proposed (TPE, BANANAS, MCTS) elsewhere.
         let mut c = self.base.ask(trial, rng, pending)?.candidate;
-        for _ in 1..FRESH_TRIES {
+        for _ in 1..crate::FRESH_TRIES {
             if !self.by_network.contains_key(&self.network(&c)) {
                 break;
             }
@@ -158,7 +154,7 @@ impl Scheduler {
         // A base strategy stuck on known networks (a converged model on a small space):
         // a uniform sample instead, which the base strategy is not told about.
         let mut from_base = true;
-        for _ in 0..FRESH_TRIES {
+        for _ in 0..crate::FRESH_TRIES {
             if !self.by_network.contains_key(&self.network(&c)) {
                 break;
             }

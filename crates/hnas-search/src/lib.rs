@@ -172,6 +172,10 @@ pub trait Strategy: Send {
     fn tell(&mut self, outcome: &Outcome<'_>);
 }
 
+/// How often a proposal is drawn again because the study already holds its network (or a
+/// scheduler has already started it) before the strategy gives up and proposes it anyway.
+pub(crate) const FRESH_TRIES: usize = 30;
+
 /// First quartile - 1.5 interquartile ranges (Tukey's lower fence).
 pub(crate) fn lower_fence(ys: &[f64]) -> f64 {
     let mut v = ys.to_vec();

@@ -11,9 +11,6 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
-/// How often a proposal is drawn again because the study already holds its network.
-const FRESH_TRIES: usize = 30;
-
 struct Member {
     candidate: Candidate,
     objectives: Vec<f64>,
@@ -270,7 +267,7 @@ impl Strategy for Nsga2 {
             (c, k)
         };
         let (mut c, mut k) = draw(self, rng);
-        for _ in 1..FRESH_TRIES {
+        for _ in 1..crate::FRESH_TRIES {
             if !self.known.contains(&k) {
                 break;
             }
