@@ -309,12 +309,15 @@ pub fn build_in(
                     "a probability between 0 and 1",
                 )
             };
+            // Surrogate-assisted by default: on NAS-Bench-201 it reaches 98.7 % of the true
+            // front's hypervolume at 300 trials against plain NSGA-II's 97.7 %, for ~4 ms per
+            // trial (docs/benchmarks.md); `model=0` is the classic algorithm.
             Box::new(Nsga2::new(
                 space,
-                spec.usize_param("population", 20)?,
+                spec.usize_param("population", 10)?,
                 probability("crossover", 0.3)?,
                 probability("local", 0.0)?,
-                spec.param_or_zero("model", 0)?,
+                spec.param_or_zero("model", 100)?,
             ))
         }
         "sh" | "hyperband" | "asha" | "bohb" => {
