@@ -377,14 +377,12 @@ impl Strategy for Bananas {
 
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         if self.model.len() < self.cfg.startup {
-            let mut c = self.space.sample(rng, SampleMode::Uniform);
-            for _ in 0..crate::FRESH_TRIES {
-                if !self.known.contains(&self.space.canonical_key(&c)) {
-                    break;
-                }
-                c = self.space.sample(rng, SampleMode::Uniform);
-            }
-            self.known.insert(self.space.canonical_key(&c));
+            let (c, k) = crate::draw_fresh(&self.known, || {
+                let c = self.space.sample(rng, SampleMode::Uniform);
+                let k = self.space.canonical_key(&c);
+                (c, k)
+            });
+            self.known.insert(k);
             return Some(Ask::new(c));
         }
         self.model.fit();

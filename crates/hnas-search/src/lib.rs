@@ -176,6 +176,22 @@ pub trait Strategy: Send {
 /// scheduler has already started it) before the strategy gives up and proposes it anyway.
 pub(crate) const FRESH_TRIES: usize = 30;
 
+/// A proposal and its canonical key from `draw`, drawn again (up to [`FRESH_TRIES`] draws in
+/// all) while `known` holds its network.
+pub(crate) fn draw_fresh(
+    known: &FastSet<u64>,
+    mut draw: impl FnMut() -> (Candidate, u64),
+) -> (Candidate, u64) {
+    let (mut c, mut k) = draw();
+    for _ in 1..FRESH_TRIES {
+        if !known.contains(&k) {
+            break;
+        }
+        (c, k) = draw();
+    }
+    (c, k)
+}
+
 /// First quartile - 1.5 interquartile ranges (Tukey's lower fence).
 pub(crate) fn lower_fence(ys: &[f64]) -> f64 {
     let mut v = ys.to_vec();

@@ -257,22 +257,15 @@ impl Strategy for Nsga2 {
                 return Some(Ask::new(c));
             }
         }
-        let draw = |s: &Self, rng: &mut ChaCha8Rng| {
+        let (c, k) = crate::draw_fresh(&self.known, || {
             let c = if initial {
-                s.space.sample(rng, SampleMode::Uniform)
+                self.space.sample(rng, SampleMode::Uniform)
             } else {
-                s.breed(rng)
+                self.breed(rng)
             };
-            let k = s.key(&c);
+            let k = self.key(&c);
             (c, k)
-        };
-        let (mut c, mut k) = draw(self, rng);
-        for _ in 1..crate::FRESH_TRIES {
-            if !self.known.contains(&k) {
-                break;
-            }
-            (c, k) = draw(self, rng);
-        }
+        });
         self.known.insert(k);
         Some(Ask::new(c))
     }
@@ -338,18 +331,8 @@ mod tests {
     }
 
     fn run(seed: u64, budget: u64, violation: impl Fn(&[f64]) -> f64) -> Vec<Vec<f64>> {
-        run_with(seed, budget, 20, 0, violation)
-    }
-
-    fn run_with(
-        seed: u64,
-        budget: u64,
-        population: usize,
-        model: usize,
-        violation: impl Fn(&[f64]) -> f64,
-    ) -> Vec<Vec<f64>> {
         let space = crate::testing::synthetic();
-        let mut s = Nsga2::new(space.clone(), population, 0.3, 0.0, model);
+        let mut s = Nsga2::new(space.clone(), 20, 0.3, 0.0, 0);
         let mut seen = Vec::new();
         for n in 0..budget {
             let c = s.ask(n, &mut trial_rng(seed, n), 0).unwrap().candidate;

@@ -43,9 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The front of class means: the networks a perfect search would evaluate.
     let mut mean_front: Vec<(u64, Vec<f64>)> = Vec::new();
     for &k in &keys {
-        let rows = &classes[&k];
-        let acc = rows.iter().map(|p| p[0]).sum::<f64>() / rows.len() as f64;
-        add_non_dominated(&mut mean_front, (k, vec![acc, rows[0][1]]), |e| &e.1);
+        let members = &classes[&k];
+        let acc = members.iter().map(|p| p[0]).sum::<f64>() / members.len() as f64;
+        add_non_dominated(&mut mean_front, (k, vec![acc, members[0][1]]), |e| &e.1);
     }
     let mean_front: Vec<u64> = mean_front
         .into_iter()
@@ -58,8 +58,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for _ in 0..DRAWS {
             let mut front = Vec::new();
             for k in subset {
-                let rows = &classes[k];
-                let p = rows[rng.random_range(0..rows.len())];
+                let members = &classes[k];
+                let p = members[rng.random_range(0..members.len())];
                 add_non_dominated(&mut front, p.to_vec(), |q| q);
             }
             total += hypervolume(&front, &reference) / truth;
