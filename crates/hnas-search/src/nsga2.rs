@@ -9,7 +9,29 @@ use crate::{Ask, FastSet, Outcome, Strategy};
 use hnas_space::{Candidate, SampleMode, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The largest space whose forms the surrogate enumerates (NAS-Bench-201 has 15,625).
+const FORMS_LIMIT: u64 = 50_000;
+
+/// The networks one mutation away from any of `forms` (the forms of the network `key`),
+/// each once, with its key. Isomorphic forms of one network have different neighbourhoods:
+/// on NAS-Bench-201 a front network's best neighbour is often one step from another form
+/// only, and searching the asked form's alone left some runs stuck below the front.
+fn network_neighbours(space: &Space, forms: &[Candidate], key: u64) -> Vec<(Candidate, u64)> {
+    let mut seen: FastSet<u64> = FastSet::default();
+    let mut out = Vec::new();
+    for f in forms {
+        for c in space.neighbours(f) {
+            let k = space.canonical_key(&c);
+            if k != key && seen.insert(k) {
+                out.push((c, k));
+            }
+        }
+    }
+    out
+}
 
 struct Member {
     candidate: Candidate,
@@ -43,6 +65,11 @@ pub struct Nsga2 {
     surrogates: Vec<Ensemble>,
     known: FastSet<u64>,
     asked: u64,
+    /// Every form of each network, by canonical key, where the space has at most
+    /// [`FORMS_LIMIT`] candidates (empty above); built at the first surrogate step.
+    forms: Option<HashMap<u64, Vec<Candidate>>>,
+    /// The neighbours of archive networks (see [`network_neighbours`]), by network key.
+    near: HashMap<u64, Vec<(Candidate, u64)>>,
 }
 
 impl Nsga2 {
@@ -64,6 +91,8 @@ impl Nsga2 {
             surrogates: Vec::new(),
             known: FastSet::default(),
             asked: 0,
+            forms: None,
+            near: HashMap::new(),
         }
     }
 
@@ -116,9 +145,10 @@ impl Nsga2 {
 
 impl Nsga2 {
     /// Surrogate pre-selection: `model` bred children and every unasked neighbour of the
-    /// archive, each scored by its expected hypervolume improvement over the archive, the
-    /// mean over the ensembles' members (member j of every objective's ensemble gives one
-    /// joint sample); the child with the largest (or, when none is expected to add any, the
+    /// archive's networks (of all their forms, in a space small enough to enumerate), each
+    /// scored by its expected hypervolume improvement over the archive, the mean over the
+    /// ensembles' members (member j of every objective's ensemble gives one joint sample);
+    /// the child with the largest (or, when none is expected to add any, the
     /// one whose mean prediction lies nearest to escaping domination) is proposed.
     fn preselect(&mut self, rng: &mut ChaCha8Rng) -> Option<(Candidate, u64)> {
         for m in &mut self.surrogates {
@@ -136,10 +166,19 @@ impl Nsga2 {
             let k = self.key(&c);
             offer(c, k, &self.known);
         }
+        if self.forms.is_none() {
+            self.forms = Some(self.space.forms(FORMS_LIMIT).unwrap_or_default());
+        }
         for (p, _) in &self.archive {
-            for c in self.space.neighbours(p) {
-                let k = self.key(&c);
-                offer(c, k, &self.known);
+            let pk = self.key(p);
+            if !self.near.contains_key(&pk) {
+                let own = [p.clone()];
+                let forms = self.forms.as_ref().and_then(|f| f.get(&pk));
+                let list = network_neighbours(&self.space, forms.map_or(&own[..], |v| &v[..]), pk);
+                self.near.insert(pk, list);
+            }
+            for (c, k) in &self.near[&pk] {
+                offer(c.clone(), *k, &self.known);
             }
         }
         if pool.is_empty() {

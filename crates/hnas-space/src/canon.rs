@@ -12,6 +12,7 @@
 use crate::candidate::{Candidate, Edge};
 use crate::grammar::{DagOutput, DagSpec};
 use crate::space::Space;
+use std::collections::HashMap;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// The fingerprint of an already printed one-line form: `fingerprint(c)` is
@@ -62,6 +63,22 @@ impl Space {
     /// [`Space::canonical_hash`] as a number, for in-process sets of networks.
     pub fn canonical_key(&self, c: &Candidate) -> u64 {
         xxh3_64(self.canonical(c).as_bytes())
+    }
+
+    /// Every form of every network, grouped by [`Space::canonical_key`] (each group in
+    /// enumeration order), for a finite space of at most `limit` candidates; `None` for a
+    /// larger or continuous one. A network's neighbourhood is the union of its forms'
+    /// neighbourhoods: which form a search happened to ask should not decide which networks
+    /// lie one step away.
+    pub fn forms(&self, limit: u64) -> Option<HashMap<u64, Vec<Candidate>>> {
+        if self.is_continuous() || self.size() > limit.into() {
+            return None;
+        }
+        let mut by_key: HashMap<u64, Vec<Candidate>> = HashMap::new();
+        for c in self.enumerate().ok()? {
+            by_key.entry(self.canonical_key(&c)).or_default().push(c);
+        }
+        Some(by_key)
     }
 
     /// The isomorphism-invariant key of a DAG cell, by NAS-Bench-201's rule
