@@ -470,6 +470,38 @@ mod tests {
     }
 
     #[test]
+    fn a_networks_neighbours_are_those_of_all_its_forms() {
+        let space = Space::parse(
+            "cell.hnas",
+            "cell = dag(nodes = 4, edge = op, zero = none, identity = skip)\n\
+             op = none | skip | conv | pool\n",
+        )
+        .unwrap();
+        let forms = space.forms(FORMS_LIMIT).unwrap();
+        // A network with several forms: a conv from the input straight to the output.
+        let c = space
+            .parse_candidate("dag(0>1:none,0>2:none,1>2:none,0>3:conv,1>3:none,2>3:none)")
+            .unwrap();
+        let key = space.canonical_key(&c);
+        let all = &forms[&key];
+        assert!(all.len() > 1);
+        let near = network_neighbours(&space, all, key);
+        let keys: FastSet<u64> = near.iter().map(|(_, k)| *k).collect();
+        assert_eq!(keys.len(), near.len(), "each network once");
+        assert!(!keys.contains(&key), "not the network itself");
+        for (n, k) in &near {
+            assert_eq!(space.canonical_key(n), *k);
+            // One step from some form of the network.
+            assert!(all.iter().any(|f| space.neighbours(f).contains(n)));
+        }
+        // The asked form's own neighbours are all there, and more besides: the forms with
+        // a live-able edge set (a dead conv into node 1) reach networks that this one cannot.
+        let own = network_neighbours(&space, std::slice::from_ref(&c), key);
+        assert!(own.iter().all(|(_, k)| keys.contains(k)));
+        assert!(near.len() > own.len(), "{} against {}", near.len(), own.len());
+    }
+
+    #[test]
     fn the_surrogate_gets_closer_to_the_front_on_a_small_budget() {
         // A 4,096-cell DAG space with additive objectives: each edge's operation adds its
         // quality to the first and its cost, negated, to the second.

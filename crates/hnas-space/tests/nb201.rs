@@ -61,3 +61,51 @@ fn canonical_hash_merges_isomorphic_cells() {
         "a merged class holds cells with different measured latency"
     );
 }
+
+#[test]
+fn forms_group_every_cell_under_its_network() {
+    let space = common::example("nb201");
+    let forms = space
+        .forms(50_000)
+        .expect("15,625 cells are within the limit");
+    assert_eq!(forms.len(), 6466);
+    let mut total = 0;
+    let mut seen = HashSet::new();
+    for (key, group) in &forms {
+        for c in group {
+            assert_eq!(space.canonical_key(c), *key);
+            assert!(seen.insert(space.fingerprint(c)), "a form listed twice");
+        }
+        total += group.len();
+    }
+    assert_eq!(total, 15625);
+    // A lone 3x3 convolution from the input to the output: whatever the three edges into
+    // the intermediate nodes hold, they are dead, and all 125 cells are forms of it.
+    const OPS: [&str; 5] = [
+        "none",
+        "skip_connect",
+        "nor_conv_1x1",
+        "nor_conv_3x3",
+        "avg_pool_3x3",
+    ];
+    let lone = |a: &str, b: &str, c: &str| {
+        space
+            .from_nb201(&format!(
+                "|{a}~0|+|{b}~0|{c}~1|+|nor_conv_3x3~0|none~1|none~2|"
+            ))
+            .unwrap()
+    };
+    let group = &forms[&space.canonical_key(&lone("none", "none", "none"))];
+    for a in OPS {
+        for b in OPS {
+            for c in OPS {
+                assert!(group.contains(&lone(a, b, c)), "{a} {b} {c}");
+            }
+        }
+    }
+    assert!(space.forms(15_624).is_none());
+    assert!(
+        common::example("mlp").forms(u64::MAX).is_none(),
+        "continuous"
+    );
+}
