@@ -493,17 +493,9 @@ mod tests {
 
     #[test]
     fn never_proposes_an_isomorph_of_a_network_already_asked() {
-        // 4,096 cells in fewer networks: zero edges, identity edges and the order of a sum's
-        // terms make many cells the same network. The score depends only on the network, so
-        // an isomorph proposed again could only repeat a result.
-        let space = Arc::new(
-            Space::parse(
-                "iso.hnas",
-                "cell = dag(nodes = 4, edge = op, zero = none, identity = skip)\n\
-                 op = none | skip | conv | pool\n",
-            )
-            .unwrap(),
-        );
+        // The score depends only on the network, so an isomorph proposed again could only
+        // repeat a result.
+        let space = crate::testing::isomorphic_cells();
         let cfg = BananasConfig {
             startup: 10,
             pool: 40,

@@ -251,6 +251,19 @@ pub(crate) mod testing {
         Arc::new(Space::parse("syn.hnas", SYNTHETIC).unwrap())
     }
 
+    /// 4,096 cells in fewer networks: zero edges, identity edges and the order of a sum's
+    /// terms make many cells the same network.
+    pub fn isomorphic_cells() -> Arc<Space> {
+        Arc::new(
+            Space::parse(
+                "iso.hnas",
+                "cell = dag(nodes = 4, edge = op, zero = none, identity = skip)\n\
+                 op = none | skip | conv | pool\n",
+            )
+            .unwrap(),
+        )
+    }
+
     pub fn score(space: &Space, c: &Candidate) -> f64 {
         let j = space.to_json(c);
         let a = j["root"]["args"]["a"].as_f64().unwrap();

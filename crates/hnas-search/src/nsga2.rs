@@ -489,12 +489,7 @@ mod tests {
 
     #[test]
     fn a_networks_neighbours_are_those_of_all_its_forms() {
-        let space = Space::parse(
-            "cell.hnas",
-            "cell = dag(nodes = 4, edge = op, zero = none, identity = skip)\n\
-             op = none | skip | conv | pool\n",
-        )
-        .unwrap();
+        let space = crate::testing::isomorphic_cells();
         let forms = space.forms(FORMS_LIMIT).unwrap();
         // A network with several forms: a conv from the input straight to the output.
         let c = space
@@ -526,14 +521,7 @@ mod tests {
 
     #[test]
     fn isomorphic_cells_get_one_encoding() {
-        let space = Arc::new(
-            Space::parse(
-                "cell.hnas",
-                "cell = dag(nodes = 4, edge = op, zero = none, identity = skip)\n\
-                 op = none | skip | conv | pool\n",
-            )
-            .unwrap(),
-        );
+        let space = crate::testing::isomorphic_cells();
         let mut s = Nsga2::new(space.clone(), 10, 0.3, 0.0, 100);
         s.load_forms();
         // The same network (conv from the input to the output) with different dead edges.
