@@ -54,7 +54,7 @@ pub use rea::RegularizedEvolution;
 pub use spec::{build, build_in, Context, StrategySpec, MULTI_OBJECTIVE, STRATEGIES};
 pub use tpe::Tpe;
 
-use hnas_space::Candidate;
+use hnas_space::{Candidate, Space};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -192,6 +192,37 @@ pub(crate) fn draw_fresh(
     (c, k)
 }
 
+/// Every form (isomorphic cell) of every network, for spaces of at most [`Forms::LIMIT`]
+/// candidates (empty for larger ones), built on first use.
+///
+/// A model-based strategy sees networks through the forms it happened to ask. Two uses:
+/// encoding each network by one form, so that isomorphic cells, which share one outcome,
+/// share one encoding instead of teaching the model noise in dead edges; and taking a
+/// network's neighbours as those of all its forms.
+#[derive(Default)]
+pub(crate) struct Forms(std::cell::OnceCell<std::collections::HashMap<u64, Vec<Candidate>>>);
+
+impl Forms {
+    /// NAS-Bench-201 has 15,625 cells; enumerating them takes a few milliseconds.
+    pub(crate) const LIMIT: u64 = 50_000;
+
+    fn all(&self, space: &Space) -> &std::collections::HashMap<u64, Vec<Candidate>> {
+        self.0
+            .get_or_init(|| space.forms(Self::LIMIT).unwrap_or_default())
+    }
+
+    /// The forms of the network `key`, in enumeration order; `None` when not enumerated.
+    pub(crate) fn of(&self, space: &Space, key: u64) -> Option<&[Candidate]> {
+        self.all(space).get(&key).map(|v| &v[..])
+    }
+
+    /// The form that stands for `c`'s network (its first in enumeration order, where dead
+    /// edges hold the first operation), or `c` itself in a space too large to enumerate.
+    pub(crate) fn representative<'a>(&'a self, space: &Space, c: &'a Candidate) -> &'a Candidate {
+        self.of(space, space.canonical_key(c)).map_or(c, |v| &v[0])
+    }
+}
+
 /// First quartile - 1.5 interquartile ranges (Tukey's lower fence).
 pub(crate) fn lower_fence(ys: &[f64]) -> f64 {
     let mut v = ys.to_vec();
@@ -294,6 +325,49 @@ pub(crate) mod testing {
             });
         }
         (best, asked)
+    }
+}
+
+#[cfg(test)]
+mod forms_tests {
+    use super::*;
+
+    #[test]
+    fn isomorphic_cells_get_one_encoding() {
+        let space = crate::testing::isomorphic_cells();
+        let forms = Forms::default();
+        // The same network (conv from the input to the output) with different dead edges.
+        let a = space
+            .parse_candidate("dag(0>1:none,0>2:none,1>2:none,0>3:conv,1>3:none,2>3:none)")
+            .unwrap();
+        let b = space
+            .parse_candidate("dag(0>1:pool,0>2:conv,1>2:skip,0>3:conv,1>3:none,2>3:none)")
+            .unwrap();
+        let e = crate::bananas::Ensemble::new(256, 32, 5, false);
+        assert_ne!(e.encode(&space, &a), e.encode(&space, &b));
+        assert_eq!(
+            e.encode(&space, forms.representative(&space, &a)),
+            e.encode(&space, forms.representative(&space, &b))
+        );
+        // Another network keeps another encoding.
+        let c = space
+            .parse_candidate("dag(0>1:none,0>2:none,1>2:none,0>3:pool,1>3:none,2>3:none)")
+            .unwrap();
+        assert_ne!(
+            e.encode(&space, forms.representative(&space, &a)),
+            e.encode(&space, forms.representative(&space, &c))
+        );
+        // Above the limit nothing is enumerated: each form stands for itself.
+        let big = Space::parse(
+            "big.hnas",
+            "cell = dag(nodes = 6, edge = op, zero = none, identity = skip)\n\
+             op = none | skip | conv | pool\n",
+        )
+        .unwrap();
+        let x = big.sample(&mut trial_rng(0, 0), hnas_space::SampleMode::Uniform);
+        let forms = Forms::default();
+        assert!(std::ptr::eq(forms.representative(&big, &x), &x));
+        assert!(forms.of(&big, big.canonical_key(&x)).is_none());
     }
 }
 
