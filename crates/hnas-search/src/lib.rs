@@ -219,7 +219,12 @@ impl Forms {
     /// The form that stands for `c`'s network (its first in enumeration order, where dead
     /// edges hold the first operation), or `c` itself in a space too large to enumerate.
     pub(crate) fn representative<'a>(&'a self, space: &Space, c: &'a Candidate) -> &'a Candidate {
-        self.of(space, space.canonical_key(c)).map_or(c, |v| &v[0])
+        let all = self.all(space);
+        if all.is_empty() {
+            // Not enumerated: spare the canonical hash.
+            return c;
+        }
+        all.get(&space.canonical_key(c)).map_or(c, |v| &v[0])
     }
 }
 
