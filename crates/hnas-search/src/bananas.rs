@@ -354,14 +354,13 @@ impl Bananas {
 }
 
 impl Bananas {
-    /// The pool candidate with the largest acquisition value.
-    fn best_of(&self, mut pool: Vec<Candidate>, rng: &mut ChaCha8Rng) -> Candidate {
+    /// The pool candidate (with its canonical key) with the largest acquisition value.
+    fn best_of(&self, mut pool: Vec<(Candidate, u64)>, rng: &mut ChaCha8Rng) -> (Candidate, u64) {
         let mut h = vec![0.0f32; self.cfg.hidden];
         let mut best = (f64::NEG_INFINITY, 0usize);
-        for (i, c) in pool.iter().enumerate() {
-            let x = self
-                .model
-                .encode(&self.space, self.forms.representative(&self.space, c));
+        for (i, (c, k)) in pool.iter().enumerate() {
+            let form = self.forms.representative(&self.space, c, *k);
+            let x = self.model.encode(&self.space, form);
             let (mu, sd) = self.model.predict(&x, &mut h);
             let a = match self.cfg.acquisition {
                 Acquisition::Thompson => mu + sd * crate::standard_normal(rng),
@@ -401,19 +400,23 @@ impl Strategy for Bananas {
             .map(|&i| self.cands[i].clone())
             .collect();
         if self.cfg.local > 0.0 && rng.random_bool(self.cfg.local.min(1.0)) {
-            let near: Vec<Candidate> = self
+            let near: Vec<(Candidate, u64)> = self
                 .space
                 .neighbours(&parents[0])
                 .into_iter()
-                .filter(|c| !self.known.contains(&self.space.canonical_key(c)))
+                .map(|c| {
+                    let k = self.space.canonical_key(&c);
+                    (c, k)
+                })
+                .filter(|(_, k)| !self.known.contains(k))
                 .collect();
             if !near.is_empty() {
-                let c = self.best_of(near, rng);
-                self.known.insert(self.space.canonical_key(&c));
+                let (c, k) = self.best_of(near, rng);
+                self.known.insert(k);
                 return Some(Ask::new(c));
             }
         }
-        let mut pool: Vec<Candidate> = Vec::with_capacity(self.cfg.pool + self.cfg.random);
+        let mut pool: Vec<(Candidate, u64)> = Vec::with_capacity(self.cfg.pool + self.cfg.random);
         let mut seen: HashSet<u64> = HashSet::default();
         let n_mut = self.cfg.pool;
         let mut tries = 0;
@@ -426,7 +429,7 @@ impl Strategy for Bananas {
             }
             let k = self.space.canonical_key(&c);
             if !self.known.contains(&k) && seen.insert(k) {
-                pool.push(c);
+                pool.push((c, k));
             }
         }
         let target = n_mut + self.cfg.random;
@@ -435,21 +438,22 @@ impl Strategy for Bananas {
             let c = self.space.sample(rng, SampleMode::Uniform);
             let k = self.space.canonical_key(&c);
             if !self.known.contains(&k) && seen.insert(k) {
-                pool.push(c);
+                pool.push((c, k));
             }
         }
         if pool.is_empty() {
             return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
         }
-        let c = self.best_of(pool, rng);
-        self.known.insert(self.space.canonical_key(&c));
+        let (c, k) = self.best_of(pool, rng);
+        self.known.insert(k);
         Some(Ask::new(c))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {
-        self.known.insert(self.space.canonical_key(o.candidate));
+        let key = self.space.canonical_key(o.candidate);
+        self.known.insert(key);
         if let Some(s) = o.score {
-            let form = self.forms.representative(&self.space, o.candidate);
+            let form = self.forms.representative(&self.space, o.candidate, key);
             let x = self.model.encode(&self.space, form);
             self.model.add(x, s);
             self.cands.push(o.candidate.clone());

@@ -216,15 +216,16 @@ impl Forms {
         self.all(space).get(&key).map(|v| &v[..])
     }
 
-    /// The form that stands for `c`'s network (its first in enumeration order, where dead
-    /// edges hold the first operation), or `c` itself in a space too large to enumerate.
-    pub(crate) fn representative<'a>(&'a self, space: &Space, c: &'a Candidate) -> &'a Candidate {
-        let all = self.all(space);
-        if all.is_empty() {
-            // Not enumerated: spare the canonical hash.
-            return c;
-        }
-        all.get(&space.canonical_key(c)).map_or(c, |v| &v[0])
+    /// The form that stands for the network of `c` (whose canonical key is `key`): its
+    /// first in enumeration order, where dead edges hold the first operation; `c` itself in
+    /// a space too large to enumerate.
+    pub(crate) fn representative<'a>(
+        &'a self,
+        space: &Space,
+        c: &'a Candidate,
+        key: u64,
+    ) -> &'a Candidate {
+        self.of(space, key).map_or(c, |v| &v[0])
     }
 }
 
@@ -351,16 +352,28 @@ mod forms_tests {
         let e = crate::bananas::Ensemble::new(256, 32, 5, false);
         assert_ne!(e.encode(&space, &a), e.encode(&space, &b));
         assert_eq!(
-            e.encode(&space, forms.representative(&space, &a)),
-            e.encode(&space, forms.representative(&space, &b))
+            e.encode(
+                &space,
+                forms.representative(&space, &a, space.canonical_key(&a))
+            ),
+            e.encode(
+                &space,
+                forms.representative(&space, &b, space.canonical_key(&b))
+            )
         );
         // Another network keeps another encoding.
         let c = space
             .parse_candidate("dag(0>1:none,0>2:none,1>2:none,0>3:pool,1>3:none,2>3:none)")
             .unwrap();
         assert_ne!(
-            e.encode(&space, forms.representative(&space, &a)),
-            e.encode(&space, forms.representative(&space, &c))
+            e.encode(
+                &space,
+                forms.representative(&space, &a, space.canonical_key(&a))
+            ),
+            e.encode(
+                &space,
+                forms.representative(&space, &c, space.canonical_key(&c))
+            )
         );
         // Above the limit nothing is enumerated: each form stands for itself.
         let big = Space::parse(
@@ -371,7 +384,10 @@ mod forms_tests {
         .unwrap();
         let x = big.sample(&mut trial_rng(0, 0), hnas_space::SampleMode::Uniform);
         let forms = Forms::default();
-        assert!(std::ptr::eq(forms.representative(&big, &x), &x));
+        assert!(std::ptr::eq(
+            forms.representative(&big, &x, big.canonical_key(&x)),
+            &x
+        ));
         assert!(forms.of(&big, big.canonical_key(&x)).is_none());
     }
 }

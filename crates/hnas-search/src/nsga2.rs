@@ -210,9 +210,9 @@ impl Nsga2 {
         let volume = span.iter().product::<f64>();
         let mut best = (f64::NEG_INFINITY, 0usize);
         let mut with: Vec<Vec<f64>> = Vec::with_capacity(front.len() + 1);
-        for (i, (c, _)) in pool.iter().enumerate() {
-            let x =
-                self.surrogates[0].encode(&self.space, self.forms.representative(&self.space, c));
+        for (i, (c, k)) in pool.iter().enumerate() {
+            let form = self.forms.representative(&self.space, c, *k);
+            let x = self.surrogates[0].encode(&self.space, form);
             let members: Vec<Vec<f64>> = self
                 .surrogates
                 .iter()
@@ -320,7 +320,8 @@ impl Strategy for Nsga2 {
                     })
                     .collect();
             }
-            let form = self.forms.representative(&self.space, o.candidate);
+            let key = self.key(o.candidate);
+            let form = self.forms.representative(&self.space, o.candidate, key);
             let x = self.surrogates[0].encode(&self.space, form);
             for (e, y) in self.surrogates.iter_mut().zip(o.objectives) {
                 e.add(x.clone(), *y);
