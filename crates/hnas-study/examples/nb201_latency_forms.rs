@@ -17,23 +17,13 @@ use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
 const EDGES: [&str; 6] = ["0>1", "0>2", "1>2", "0>3", "1>3", "2>3"];
-const OPS: [&str; 5] = [
-    "none",
-    "skip_connect",
-    "nor_conv_1x1",
-    "nor_conv_3x3",
-    "avg_pool_3x3",
-];
 const P: usize = 1 + 6 * 5;
 
-/// `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` as the operation index of each edge.
-fn ops_of(arch: &str) -> Vec<usize> {
+/// `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` as the operation name of each edge.
+fn ops_of(arch: &str) -> Vec<&str> {
     arch.split(['|', '+'])
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            let op = s.split('~').next().unwrap_or("");
-            OPS.iter().position(|o| *o == op).expect("known operation")
-        })
+        .map(|s| s.split('~').next().unwrap_or(""))
         .collect()
 }
 
@@ -106,15 +96,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (arch_col, lat_col) = (col("arch")?, col("latency_ms_pi5_onnx")?);
     // Each network's rows in table order: (operations, latency).
+    let choice = |c: &Candidate| -> Vec<usize> {
+        space
+            .decisions(c)
+            .iter()
+            .map(|d| d.choice as usize)
+            .collect()
+    };
     let mut networks: HashMap<u64, Vec<(Vec<usize>, f64)>> = HashMap::new();
     let mut order: Vec<u64> = Vec::new();
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
-        let ops = ops_of(cells[arch_col]);
         let dag: Vec<String> = EDGES
             .iter()
-            .zip(&ops)
-            .map(|(e, &o)| format!("{e}:{}", OPS[o]))
+            .zip(ops_of(cells[arch_col]))
+            .map(|(e, o)| format!("{e}:{o}"))
             .collect();
         let c: Candidate = space
             .parse_candidate(&format!("dag({})", dag.join(",")))
@@ -124,16 +120,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if entry.is_empty() {
             order.push(key);
         }
-        entry.push((ops, cells[lat_col].parse()?));
+        entry.push((choice(&c), cells[lat_col].parse()?));
     }
     let forms = space.forms(50_000).ok_or("space too large")?;
-    let choice = |c: &Candidate| -> Vec<usize> {
-        space
-            .decisions(c)
-            .iter()
-            .map(|d| d.choice as usize)
-            .collect()
-    };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let ys: Vec<f64> = order.iter().map(|k| networks[k][0].1).collect();
     let first_row: Vec<[f64; P]> = order.iter().map(|k| features(&networks[k][0].0)).collect();
