@@ -95,7 +95,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or(name.to_string())
     };
     let (arch_col, lat_col) = (col("arch")?, col("latency_ms_pi5_onnx")?);
-    // Each network's rows in table order: (operations, latency).
     let choice = |c: &Candidate| -> Vec<usize> {
         space
             .decisions(c)
@@ -103,6 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|d| d.choice as usize)
             .collect()
     };
+    // Each network's rows in table order: (operations, latency).
     let mut networks: HashMap<u64, Vec<(Vec<usize>, f64)>> = HashMap::new();
     let mut order: Vec<u64> = Vec::new();
     for line in lines {
