@@ -16,16 +16,7 @@ use hnas_space::{Candidate, Space};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
-const EDGES: [&str; 6] = ["0>1", "0>2", "1>2", "0>3", "1>3", "2>3"];
 const P: usize = 1 + 6 * 5;
-
-/// `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` as the operation name of each edge.
-fn ops_of(arch: &str) -> Vec<&str> {
-    arch.split(['|', '+'])
-        .filter(|s| !s.is_empty())
-        .map(|s| s.split('~').next().unwrap_or(""))
-        .collect()
-}
 
 fn features(ops: &[usize]) -> [f64; P] {
     let mut x = [0.0; P];
@@ -107,14 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut order: Vec<u64> = Vec::new();
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
-        let dag: Vec<String> = EDGES
-            .iter()
-            .zip(ops_of(cells[arch_col]))
-            .map(|(e, o)| format!("{e}:{o}"))
-            .collect();
-        let c: Candidate = space
-            .parse_candidate(&format!("dag({})", dag.join(",")))
-            .map_err(|d| d.to_string())?;
+        let c = space.from_nb201(cells[arch_col])?;
         let key = space.canonical_key(&c);
         let entry = networks.entry(key).or_default();
         if entry.is_empty() {
