@@ -47,7 +47,7 @@ pub use grid::Grid;
 pub use local::LocalSearch;
 pub use mapelites::{Archive, Descriptor, MapElites, Source};
 pub use mcts::Mcts;
-pub use nsga2::Nsga2;
+pub use nsga2::{FormChoice, Nsga2};
 pub use qlearn::QLearningEvolution;
 pub use random::RandomSearch;
 pub use rea::RegularizedEvolution;
@@ -226,6 +226,22 @@ impl Forms {
         key: u64,
     ) -> &'a Candidate {
         self.of(space, key).map_or(c, |v| &v[0])
+    }
+
+    /// The forms of the network `key` that compute the most operations (see
+    /// `Space::dag_operations`), in enumeration order; `None` when not enumerated.
+    pub(crate) fn richest(&self, space: &Space, key: u64) -> Option<Vec<&Candidate>> {
+        let forms = self.of(space, key)?;
+        let ops: Vec<usize> = forms.iter().map(|f| space.dag_operations(f)).collect();
+        let most = ops.iter().copied().max().unwrap_or(0);
+        Some(
+            forms
+                .iter()
+                .zip(&ops)
+                .filter(|(_, &n)| n == most)
+                .map(|(f, _)| f)
+                .collect(),
+        )
     }
 }
 

@@ -10,7 +10,7 @@
 //! Both use XXH3-64 over UTF-8 text: stable across platforms, versions and runs.
 
 use crate::candidate::{Candidate, Edge};
-use crate::grammar::{DagOutput, DagSpec};
+use crate::grammar::{DagOutput, DagSpec, RuleId};
 use crate::space::Space;
 use std::collections::HashMap;
 use xxhash_rust::xxh3::xxh3_64;
@@ -172,26 +172,7 @@ impl Space {
     /// output is the last node, or every non-input node for `output = concat`.
     pub fn dag_paths(&self, c: &Candidate) -> Vec<String> {
         let mut out = Vec::new();
-        for (r, path) in self.rule_nodes(c) {
-            let Some(crate::Node::Choice { alt, kids }) = c.get(&path) else {
-                continue;
-            };
-            let Some(crate::grammar::AltKind::Dag(d)) =
-                self.g.rules[r].alts.get(*alt as usize).map(|a| &a.kind)
-            else {
-                continue;
-            };
-            let Some(crate::Node::Dag(edges)) = kids.first() else {
-                continue;
-            };
-            let ops: Vec<String> = edges
-                .iter()
-                .map(|e| {
-                    let mut t = String::new();
-                    self.print_ref(d.edge, &e.op, &mut t, false);
-                    t
-                })
-                .collect();
+        for (r, d, edges, ops) in self.dag_cells(c) {
             let outputs: Vec<u32> = match d.output {
                 DagOutput::Last => vec![d.nodes - 1],
                 DagOutput::Concat => (d.inputs..d.nodes).collect(),
@@ -214,5 +195,77 @@ impl Space {
         }
         out.sort();
         out
+    }
+
+    /// Every DAG cell of a candidate: its rule, its spec, its edges and each edge's
+    /// operation as text.
+    fn dag_cells<'a>(
+        &'a self,
+        c: &'a Candidate,
+    ) -> Vec<(RuleId, &'a DagSpec, &'a [Edge], Vec<String>)> {
+        let mut cells = Vec::new();
+        for (r, path) in self.rule_nodes(c) {
+            let Some(crate::Node::Choice { alt, kids }) = c.get(&path) else {
+                continue;
+            };
+            let Some(crate::grammar::AltKind::Dag(d)) =
+                self.g.rules[r].alts.get(*alt as usize).map(|a| &a.kind)
+            else {
+                continue;
+            };
+            let Some(crate::Node::Dag(edges)) = kids.first() else {
+                continue;
+            };
+            let ops: Vec<String> = edges
+                .iter()
+                .map(|e| {
+                    let mut t = String::new();
+                    self.print_ref(d.edge, &e.op, &mut t, false);
+                    t
+                })
+                .collect();
+            cells.push((r, d, &edges[..], ops));
+        }
+        cells
+    }
+
+    /// How many operations the DAG cells of a candidate compute: edges that are neither the
+    /// `zero` nor the `identity` operation and lie on a path from an input to an output
+    /// through non-zero edges. Isomorphic cells can differ here: NAS-Bench-201's rule makes
+    /// a cell that feeds one convolution's output to two nodes the same network as one that
+    /// computes the convolution twice, with its own weights each time.
+    pub fn dag_operations(&self, c: &Candidate) -> usize {
+        let mut count = 0;
+        for (_, d, edges, ops) in self.dag_cells(c) {
+            let n = d.nodes as usize;
+            let live = |i: usize| d.zero.as_deref() != Some(ops[i].as_str());
+            let mut from_input: Vec<bool> = (0..n).map(|i| i < d.inputs as usize).collect();
+            // Edges run from lower to higher nodes: one pass in target order reaches forward.
+            let mut order: Vec<usize> = (0..edges.len()).collect();
+            order.sort_by_key(|&i| edges[i].to);
+            for &i in &order {
+                if live(i) && from_input[edges[i].from as usize] {
+                    from_input[edges[i].to as usize] = true;
+                }
+            }
+            let mut to_output: Vec<bool> = match d.output {
+                DagOutput::Last => (0..n).map(|i| i == n - 1).collect(),
+                DagOutput::Concat => (0..n).map(|i| i >= d.inputs as usize).collect(),
+            };
+            for &i in order.iter().rev() {
+                if live(i) && to_output[edges[i].to as usize] {
+                    to_output[edges[i].from as usize] = true;
+                }
+            }
+            count += (0..edges.len())
+                .filter(|&i| {
+                    live(i)
+                        && d.identity.as_deref() != Some(ops[i].as_str())
+                        && from_input[edges[i].from as usize]
+                        && to_output[edges[i].to as usize]
+                })
+                .count();
+        }
+        count
     }
 }

@@ -230,6 +230,48 @@ fn isomorphic_cells_share_a_canonical_hash_but_not_a_fingerprint() {
 }
 
 #[test]
+fn dag_operations_count_live_edges_that_compute() {
+    let s = common::example("nb201");
+    let ops = |cell: &str| s.dag_operations(&s.from_nb201(cell).unwrap());
+    assert_eq!(ops("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"), 0);
+    // Identity edges pass their input through and compute nothing.
+    assert_eq!(
+        ops("|skip_connect~0|+|none~0|skip_connect~1|+|skip_connect~0|none~1|skip_connect~2|"),
+        0
+    );
+    // One 3x3 convolution feeding node 2 through an identity, and one 1x1: two operations.
+    let shared =
+        "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|";
+    assert_eq!(ops(shared), 2);
+    // The same network by NAS-Bench-201's rule, with the 3x3 convolution computed twice.
+    let twice =
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|";
+    assert_eq!(ops(twice), 3);
+    assert_eq!(
+        s.canonical_key(&s.from_nb201(shared).unwrap()),
+        s.canonical_key(&s.from_nb201(twice).unwrap())
+    );
+    // Node 1 receives only a zero edge: the convolutions leaving it are dead.
+    assert_eq!(ops("|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"), 2);
+    // Nodes 1 and 2 reach the output only through zero edges: their operations are dead.
+    assert_eq!(
+        ops("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|nor_conv_1x1~0|none~1|none~2|"),
+        1
+    );
+    // With `output = concat` every non-input node is an output.
+    let cell = "dag(0>1:conv,0>2:none,1>2:none,0>3:none,1>3:none,2>3:none)";
+    for (output, expected) in [("last", 0), ("concat", 1)] {
+        let text = format!(
+            "cell = dag(nodes = 4, edge = op, zero = none, identity = skip, output = {output})\n\
+             op = none | skip | conv\n"
+        );
+        let space = hnas_space::Space::parse("c.hnas", &text).unwrap();
+        let c = space.parse_candidate(cell).unwrap();
+        assert_eq!(space.dag_operations(&c), expected, "output = {output}");
+    }
+}
+
+#[test]
 fn dag_paths_list_input_to_output_paths_without_zero_edges() {
     let s = common::example("nb201");
     let none = s
