@@ -279,8 +279,8 @@ impl Nsga2 {
 }
 
 impl Nsga2 {
-    /// The next network to evaluate, as the form the search produced.
-    fn ask_network(&mut self, rng: &mut ChaCha8Rng) -> Option<Candidate> {
+    /// The next network to evaluate, as the form the search produced, with its key.
+    fn ask_network(&mut self, rng: &mut ChaCha8Rng) -> Option<(Candidate, u64)> {
         self.asked += 1;
         let initial = self.asked <= self.population as u64 || self.members.is_empty();
         // With a surrogate, a local step replaces the surrogate's choice: a neighbour the
@@ -292,7 +292,7 @@ impl Nsga2 {
         if !initial && !local && self.model > 0 && !self.archive.is_empty() {
             if let Some((c, k)) = self.preselect(rng) {
                 self.known.insert(k);
-                return Some(c);
+                return Some((c, k));
             }
         }
         if local {
@@ -311,7 +311,7 @@ impl Nsga2 {
             if !fresh.is_empty() {
                 let (c, k) = fresh[rng.random_range(0..fresh.len())].clone();
                 self.known.insert(k);
-                return Some(c);
+                return Some((c, k));
             }
         }
         let (c, k) = crate::draw_fresh(&self.known, || {
@@ -324,7 +324,7 @@ impl Nsga2 {
             (c, k)
         });
         self.known.insert(k);
-        Some(c)
+        Some((c, k))
     }
 }
 
@@ -334,9 +334,9 @@ impl Strategy for Nsga2 {
     }
 
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
-        let c = self.ask_network(rng)?;
+        let (c, k) = self.ask_network(rng)?;
         if self.form == FormChoice::Richest {
-            if let Some(rich) = self.forms.richest(&self.space, self.key(&c)) {
+            if let Some(rich) = self.forms.richest(&self.space, k) {
                 if !rich.contains(&&c) {
                     return Some(Ask::new(rich[rng.random_range(0..rich.len())].clone()));
                 }

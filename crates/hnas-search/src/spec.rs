@@ -121,6 +121,27 @@ impl StrategySpec {
 }
 
 impl StrategySpec {
+    /// A parameter that names one of `options`; the first option is the default.
+    fn keyword_param<T: Copy>(&self, key: &str, options: &[(&str, T)]) -> Result<T, Error> {
+        let Some(v) = self.params.get(key) else {
+            return Ok(options[0].1);
+        };
+        if let Some((_, t)) = options.iter().find(|(name, _)| name == v) {
+            return Ok(*t);
+        }
+        let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+        let (last, rest) = names.split_last().expect("at least one option");
+        Err(Error::BadParam {
+            param: key.into(),
+            value: v.clone(),
+            why: if rest.is_empty() {
+                format!("expected {last}")
+            } else {
+                format!("expected {} or {last}", rest.join(", "))
+            },
+        })
+    }
+
     fn f64_param(
         &self,
         key: &str,
@@ -256,18 +277,14 @@ pub fn build_in(
                     |x| (0.0..=1.0).contains(&x),
                     "a probability between 0 and 1",
                 )?,
-                acquisition: match spec.params.get("acquisition").map(String::as_str) {
-                    None | Some("its") => Acquisition::Thompson,
-                    Some("mean") => Acquisition::Mean,
-                    Some("ucb") => Acquisition::Ucb,
-                    Some(other) => {
-                        return Err(Error::BadParam {
-                            param: "acquisition".into(),
-                            value: other.into(),
-                            why: "expected its, mean or ucb".into(),
-                        })
-                    }
-                },
+                acquisition: spec.keyword_param(
+                    "acquisition",
+                    &[
+                        ("its", Acquisition::Thompson),
+                        ("mean", Acquisition::Mean),
+                        ("ucb", Acquisition::Ucb),
+                    ],
+                )?,
             };
             Box::new(Bananas::new(space, cfg))
         }
@@ -301,17 +318,13 @@ pub fn build_in(
         }
         "nsga2" => {
             spec.check_params(&["population", "crossover", "local", "model", "form"])?;
-            let form = match spec.params.get("form").map(String::as_str) {
-                None | Some("richest") => FormChoice::Richest,
-                Some("asked") => FormChoice::Asked,
-                Some(other) => {
-                    return Err(Error::BadParam {
-                        param: "form".into(),
-                        value: other.into(),
-                        why: "expected richest or asked".into(),
-                    })
-                }
-            };
+            let form = spec.keyword_param(
+                "form",
+                &[
+                    ("richest", FormChoice::Richest),
+                    ("asked", FormChoice::Asked),
+                ],
+            )?;
             let probability = |key: &str, default: f64| {
                 spec.f64_param(
                     key,

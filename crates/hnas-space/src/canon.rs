@@ -240,10 +240,9 @@ impl Space {
             let n = d.nodes as usize;
             let live = |i: usize| d.zero.as_deref() != Some(ops[i].as_str());
             let mut from_input: Vec<bool> = (0..n).map(|i| i < d.inputs as usize).collect();
-            // Edges run from lower to higher nodes: one pass in target order reaches forward.
-            let mut order: Vec<usize> = (0..edges.len()).collect();
-            order.sort_by_key(|&i| edges[i].to);
-            for &i in &order {
+            // Edges are ordered by target and run from lower to higher nodes, so one pass
+            // forward (and one backward) settles every node.
+            for i in 0..edges.len() {
                 if live(i) && from_input[edges[i].from as usize] {
                     from_input[edges[i].to as usize] = true;
                 }
@@ -252,7 +251,7 @@ impl Space {
                 DagOutput::Last => (0..n).map(|i| i == n - 1).collect(),
                 DagOutput::Concat => (0..n).map(|i| i >= d.inputs as usize).collect(),
             };
-            for &i in order.iter().rev() {
+            for i in (0..edges.len()).rev() {
                 if live(i) && to_output[edges[i].to as usize] {
                     to_output[edges[i].from as usize] = true;
                 }
