@@ -68,8 +68,9 @@ pub struct BenchArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Folder for curves.csv (mean and standard error of the regret at every budget) and
-    /// curves.svg (the same as a plot with error bands).
+    /// Folder for curves.csv (mean and standard error of the regret at every budget),
+    /// curves.svg (the same as a plot with error bands) and seeds.csv (each seed's value at
+    /// every reported budget).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -287,6 +288,38 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
             }
         }
         w.flush()?;
+        // One row per strategy and seed, for paired comparisons: two strategies run on the
+        // same seeds share their first uniform samples, so per-seed differences are less
+        // noisy than the difference of the means.
+        let seeds_path = dir.join("seeds.csv");
+        let mut w = csv::Writer::from_path(&seeds_path)?;
+        let mut header = vec!["strategy".to_string(), "seed".to_string()];
+        header.extend(at.iter().map(|&x| {
+            if by_cost {
+                format!("at_cost_{x}")
+            } else {
+                format!("at_{x}")
+            }
+        }));
+        w.write_record(&header)?;
+        for c in &result.curves {
+            let columns: Vec<Vec<f64>> = at
+                .iter()
+                .map(|&x| {
+                    if by_cost {
+                        c.seeds_at_cost(x)
+                    } else {
+                        c.seeds_at(x as usize)
+                    }
+                })
+                .collect();
+            for i in 0..c.regret.len() {
+                let mut row = vec![c.strategy.clone(), (a.first_seed + i as u64).to_string()];
+                row.extend(columns.iter().map(|col| col[i].to_string()));
+                w.write_record(&row)?;
+            }
+        }
+        w.flush()?;
         let series: Vec<crate::svg::Series> = result
             .curves
             .iter()
@@ -332,7 +365,13 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
             &svg_path,
             crate::svg::curves(&title, &xlabel, &ylabel, &series),
         )?;
-        writeln!(out, "curves: {} and {}", path.display(), svg_path.display())?;
+        writeln!(
+            out,
+            "curves: {} and {}; each seed's values: {}",
+            path.display(),
+            svg_path.display(),
+            seeds_path.display()
+        )?;
     }
     Ok(())
 }

@@ -433,9 +433,29 @@ fn bench_first_seed_shifts_the_seeds() {
             .collect();
         (String::from_utf8(o.stdout).unwrap(), rows)
     };
+    let seeds = |name: &str| std::fs::read_to_string(dir.join(name).join("seeds.csv")).unwrap();
     let (_, all) = run("0", "4", "all");
     let (_, low) = run("0", "2", "low");
     let (text, high) = run("2", "2", "high");
+    // Each seed's row is the same whichever seeds run beside it.
+    let all_seeds = seeds("all");
+    for part in ["all", "low", "high"] {
+        let text = seeds(part);
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("strategy,seed,at_10,at_20"), "{part}");
+        for line in lines {
+            assert!(all_seeds.lines().any(|l| l == line), "{part}: {line}");
+        }
+    }
+    assert!(seeds("high")
+        .lines()
+        .skip(1)
+        .all(|l| l.contains(",2,") || l.contains(",3,")));
+    assert_eq!(
+        all_seeds.lines().count(),
+        1 + 2 * 4,
+        "random and rea, four seeds each"
+    );
     assert!(text.contains("2 seeds (from seed 2)"), "{text}");
     assert_eq!(all.len(), low.len());
     assert_ne!(low, high, "other seeds, other runs");

@@ -142,6 +142,20 @@ impl StrategySpec {
         })
     }
 
+    /// A switch: `1`/`true` or `0`/`false`.
+    fn bool_param(&self, key: &str, default: bool) -> Result<bool, Error> {
+        match self.params.get(key).map(String::as_str) {
+            None => Ok(default),
+            Some("0") | Some("false") => Ok(false),
+            Some("1") | Some("true") => Ok(true),
+            Some(other) => Err(Error::BadParam {
+                param: key.into(),
+                value: other.into(),
+                why: "expected 0 or 1".into(),
+            }),
+        }
+    }
+
     fn f64_param(
         &self,
         key: &str,
@@ -260,17 +274,7 @@ pub fn build_in(
                 pool: spec.usize_param("pool", d.pool)?,
                 random: spec.param_or_zero("random", d.random)?,
                 parents: spec.usize_param("parents", d.parents)?,
-                paths: match spec.params.get("paths").map(String::as_str) {
-                    None | Some("0") | Some("false") => false,
-                    Some("1") | Some("true") => true,
-                    Some(other) => {
-                        return Err(Error::BadParam {
-                            param: "paths".into(),
-                            value: other.into(),
-                            why: "expected 0 or 1".into(),
-                        })
-                    }
-                },
+                paths: spec.bool_param("paths", d.paths)?,
                 local: spec.f64_param(
                     "local",
                     d.local,

@@ -71,19 +71,26 @@ fn mean_se(xs: &[f64]) -> (f64, f64) {
 impl StrategyCurves {
     /// Mean and standard error after `t` counted trials (1-based).
     pub fn at(&self, t: usize) -> (f64, f64) {
-        let xs: Vec<f64> = self
-            .regret
-            .iter()
-            .map(|r| r[(t - 1).min(r.len() - 1)])
-            .collect();
-        mean_se(&xs)
+        mean_se(&self.seeds_at(t))
     }
 
-    /// Mean and standard error once `cost` is spent: each run's value after its last trial
-    /// that ends within `cost` (NaN for a run with no such trial).
+    /// Each seed's value after `t` counted trials (its last one where the run was shorter).
+    pub fn seeds_at(&self, t: usize) -> Vec<f64> {
+        self.regret
+            .iter()
+            .map(|r| r[(t - 1).min(r.len() - 1)])
+            .collect()
+    }
+
+    /// Mean and standard error once `cost` is spent (see [`Self::seeds_at_cost`]).
     pub fn at_cost(&self, cost: f64) -> (f64, f64) {
-        let xs: Vec<f64> = self
-            .regret
+        mean_se(&self.seeds_at_cost(cost))
+    }
+
+    /// Each seed's value after its last trial that ends within `cost` (NaN for a run with
+    /// no such trial).
+    pub fn seeds_at_cost(&self, cost: f64) -> Vec<f64> {
+        self.regret
             .iter()
             .zip(&self.cost)
             .map(|(r, c)| {
@@ -94,8 +101,7 @@ impl StrategyCurves {
                     r[n - 1]
                 }
             })
-            .collect();
-        mean_se(&xs)
+            .collect()
     }
 }
 
