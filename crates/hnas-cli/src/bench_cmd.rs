@@ -288,9 +288,8 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
             }
         }
         w.flush()?;
-        // One row per strategy and seed, for paired comparisons: two strategies run on the
-        // same seeds share their first uniform samples, so per-seed differences are less
-        // noisy than the difference of the means.
+        // One row per strategy and seed: the spread behind each mean, and the pairs by seed
+        // for a paired test (which helps only where runs with one seed stay alike).
         let seeds_path = dir.join("seeds.csv");
         let mut w = csv::Writer::from_path(&seeds_path)?;
         let mut header = vec!["strategy".to_string(), "seed".to_string()];
