@@ -92,6 +92,42 @@ pub fn split_strategies(text: &str) -> Vec<String> {
     out
 }
 
+/// Writes one row per strategy and seed, with its value at each of `at` (trial counts, or
+/// costs when `by_cost`): the spread behind each mean, and the pairs by seed for a paired
+/// test (which helps only where runs with one seed stay alike).
+fn write_seeds(
+    path: &std::path::Path,
+    curves: &[hnas_study::StrategyCurves],
+    at: &[f64],
+    by_cost: bool,
+    first_seed: u64,
+) -> Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    let mut header = vec!["strategy".to_string(), "seed".to_string()];
+    let prefix = if by_cost { "at_cost_" } else { "at_" };
+    header.extend(at.iter().map(|x| format!("{prefix}{x}")));
+    w.write_record(&header)?;
+    for c in curves {
+        let columns: Vec<Vec<f64>> = at
+            .iter()
+            .map(|&x| {
+                if by_cost {
+                    c.seeds_at_cost(x)
+                } else {
+                    c.seeds_at(x as usize)
+                }
+            })
+            .collect();
+        for i in 0..c.regret.len() {
+            let mut row = vec![c.strategy.clone(), (first_seed + i as u64).to_string()];
+            row.extend(columns.iter().map(|col| col[i].to_string()));
+            w.write_record(&row)?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
 pub fn run_bench(a: BenchArgs) -> Result<()> {
     let space = load(&a.space)?;
     let evaluator: Arc<dyn Evaluator> =
@@ -288,37 +324,8 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
             }
         }
         w.flush()?;
-        // One row per strategy and seed: the spread behind each mean, and the pairs by seed
-        // for a paired test (which helps only where runs with one seed stay alike).
         let seeds_path = dir.join("seeds.csv");
-        let mut w = csv::Writer::from_path(&seeds_path)?;
-        let mut header = vec!["strategy".to_string(), "seed".to_string()];
-        header.extend(at.iter().map(|&x| {
-            if by_cost {
-                format!("at_cost_{x}")
-            } else {
-                format!("at_{x}")
-            }
-        }));
-        w.write_record(&header)?;
-        for c in &result.curves {
-            let columns: Vec<Vec<f64>> = at
-                .iter()
-                .map(|&x| {
-                    if by_cost {
-                        c.seeds_at_cost(x)
-                    } else {
-                        c.seeds_at(x as usize)
-                    }
-                })
-                .collect();
-            for i in 0..c.regret.len() {
-                let mut row = vec![c.strategy.clone(), (a.first_seed + i as u64).to_string()];
-                row.extend(columns.iter().map(|col| col[i].to_string()));
-                w.write_record(&row)?;
-            }
-        }
-        w.flush()?;
+        write_seeds(&seeds_path, &result.curves, &at, by_cost, a.first_seed)?;
         let series: Vec<crate::svg::Series> = result
             .curves
             .iter()
