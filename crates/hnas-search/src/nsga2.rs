@@ -71,6 +71,8 @@ pub struct Nsga2 {
     /// The neighbours of archive networks (see [`network_neighbours`]), by network key.
     near: HashMap<u64, Vec<(Candidate, u64)>>,
     form: FormChoice,
+    /// Hidden layers of the surrogates' members.
+    layers: usize,
 }
 
 /// Which form (isomorphic cell) of a chosen network to evaluate.
@@ -110,12 +112,21 @@ impl Nsga2 {
             forms: Forms::default(),
             near: HashMap::new(),
             form: FormChoice::Richest,
+            layers: 2,
         }
     }
 
     /// Which form of a chosen network to evaluate (default [`FormChoice::Richest`]).
     pub fn with_form(mut self, form: FormChoice) -> Self {
         self.form = form;
+        self
+    }
+
+    /// Hidden layers of each surrogate member, 1 or 2 (default 2). Measured on NB201 (% of
+    /// the true front's hypervolume at 300, seeds 0–149 / 150–299): one layer 98.93 /
+    /// 98.86, two 98.99 / 98.97, at about 19 ms per trial against 4.
+    pub fn with_layers(mut self, layers: usize) -> Self {
+        self.layers = layers.clamp(1, 2);
         self
     }
 
@@ -354,7 +365,9 @@ impl Strategy for Nsga2 {
                 self.surrogates = (0..o.objectives.len())
                     .map(|_| {
                         let d = crate::BananasConfig::default();
-                        Ensemble::new(d.dims, d.hidden, d.ensemble, false).clipping_low()
+                        Ensemble::new(d.dims, d.hidden, d.ensemble, false)
+                            .clipping_low()
+                            .with_layers(self.layers)
                     })
                     .collect();
             }
