@@ -63,6 +63,47 @@ impl Default for BananasConfig {
     }
 }
 
+/// Adam's moment estimates over a network's parameters, indexed by one flat layout.
+#[derive(Debug, Clone)]
+struct Adam {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+    /// This step's bias corrections.
+    c1: f32,
+    c2: f32,
+}
+
+impl Adam {
+    const BETA1: f32 = 0.9;
+    const BETA2: f32 = 0.999;
+
+    fn new(n: usize) -> Self {
+        Adam {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+            c1: 1.0,
+            c2: 1.0,
+        }
+    }
+
+    /// Starts a step: every [`Adam::update`] until the next call belongs to it.
+    fn step(&mut self) {
+        self.t += 1;
+        self.c1 = 1.0 - Self::BETA1.powi(self.t);
+        self.c2 = 1.0 - Self::BETA2.powi(self.t);
+    }
+
+    /// Moves parameter `w` (index `p` in the flat layout) by gradient `g`.
+    fn update(&mut self, p: usize, g: f32, w: &mut f32, lr: f32) {
+        let (m, v) = (&mut self.m[p], &mut self.v[p]);
+        *m = Self::BETA1 * *m + (1.0 - Self::BETA1) * g;
+        *v = Self::BETA2 * *v + (1.0 - Self::BETA2) * g * g;
+        *w -= lr * (*m / self.c1) / ((*v / self.c2).sqrt() + 1e-8);
+    }
+}
+
 /// One small MLP: sparse binary input -> ReLU hidden layer -> linear output.
 #[derive(Debug, Clone)]
 struct Mlp {
@@ -70,10 +111,8 @@ struct Mlp {
     b1: Vec<f32>,
     w2: Vec<f32>,
     b2: f32,
-    // Adam moments, same layout.
-    m: Vec<f32>,
-    v: Vec<f32>,
-    t: i32,
+    /// Laid out as w1, b1, w2, b2.
+    adam: Adam,
 }
 
 impl Mlp {
@@ -91,9 +130,7 @@ impl Mlp {
             b1: vec![0.0; hidden],
             w2,
             b2: 0.0,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-            t: 0,
+            adam: Adam::new(n),
         }
     }
 
@@ -130,7 +167,6 @@ impl Mlp {
         let mut gw2 = vec![0.0f32; hd];
         let mut h = vec![0.0f32; hd];
         let inv_n = 1.0 / xs.len().max(1) as f32;
-        let (beta1, beta2) = (0.9f32, 0.999f32);
         let off_b1 = dims * hd;
         let off_w2 = off_b1 + hd;
         let off_b2 = off_w2 + hd;
@@ -158,26 +194,19 @@ impl Mlp {
                     }
                 }
             }
-            self.t += 1;
-            let c1 = 1.0 - beta1.powi(self.t);
-            let c2 = 1.0 - beta2.powi(self.t);
-            let (m, v) = (&mut self.m, &mut self.v);
-            let mut adam = |p: usize, g: f32, w: &mut f32| {
-                m[p] = beta1 * m[p] + (1.0 - beta1) * g;
-                v[p] = beta2 * v[p] + (1.0 - beta2) * g * g;
-                *w -= lr * (m[p] / c1) / ((v[p] / c2).sqrt() + 1e-8);
-            };
+            let adam = &mut self.adam;
+            adam.step();
             for &r in &rows {
                 for k in 0..hd {
                     let p = r as usize * hd + k;
-                    adam(p, gw1[p], &mut self.w1[p]);
+                    adam.update(p, gw1[p], &mut self.w1[p], lr);
                 }
             }
             for k in 0..hd {
-                adam(off_b1 + k, gb1[k], &mut self.b1[k]);
-                adam(off_w2 + k, gw2[k], &mut self.w2[k]);
+                adam.update(off_b1 + k, gb1[k], &mut self.b1[k], lr);
+                adam.update(off_w2 + k, gw2[k], &mut self.w2[k], lr);
             }
-            adam(off_b2, gb2, &mut self.b2);
+            adam.update(off_b2, gb2, &mut self.b2, lr);
         }
     }
 }
@@ -191,9 +220,7 @@ struct Mlp2 {
     h2: usize,
     /// Parameters in one vector: w1 (dims x h1), b1, w2 (h1 x h2), b2, w3 (h2), b3.
     p: Vec<f32>,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    t: i32,
+    adam: Adam,
     dims: usize,
 }
 
@@ -218,9 +245,7 @@ impl Mlp2 {
             h1,
             h2,
             p,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-            t: 0,
+            adam: Adam::new(n),
             dims,
         }
     }
@@ -263,10 +288,10 @@ impl Mlp2 {
         out
     }
 
-    fn predict(&self, x: &[u32]) -> f32 {
-        let mut z1 = vec![0.0f32; self.h1];
-        let mut z2 = vec![0.0f32; self.h2];
-        self.forward(x, &mut z1, &mut z2)
+    /// `scratch` holds at least `h1 + h2` floats.
+    fn predict(&self, x: &[u32], scratch: &mut [f32]) -> f32 {
+        let (z1, rest) = scratch.split_at_mut(self.h1);
+        self.forward(x, z1, &mut rest[..self.h2])
     }
 
     /// Full-batch Adam on squared error, touching only the first-layer rows of features
@@ -283,7 +308,6 @@ impl Mlp2 {
         let mut z2 = vec![0.0f32; h2];
         let mut d2 = vec![0.0f32; h2];
         let inv_n = 1.0 / xs.len().max(1) as f32;
-        let (beta1, beta2) = (0.9f32, 0.999f32);
         for _ in 0..epochs {
             for &r in &rows {
                 g[r as usize * h1..(r as usize + 1) * h1]
@@ -321,22 +345,16 @@ impl Mlp2 {
                     }
                 }
             }
-            self.t += 1;
-            let c1 = 1.0 - beta1.powi(self.t);
-            let c2 = 1.0 - beta2.powi(self.t);
-            let (p, m, v) = (&mut self.p, &mut self.m, &mut self.v);
-            let mut adam = |q: usize| {
-                m[q] = beta1 * m[q] + (1.0 - beta1) * g[q];
-                v[q] = beta2 * v[q] + (1.0 - beta2) * g[q] * g[q];
-                p[q] -= lr * (m[q] / c1) / ((v[q] / c2).sqrt() + 1e-8);
-            };
+            let adam = &mut self.adam;
+            adam.step();
             for &r in &rows {
                 for k in 0..h1 {
-                    adam(r as usize * h1 + k);
+                    let q = r as usize * h1 + k;
+                    adam.update(q, g[q], &mut self.p[q], lr);
                 }
             }
-            for q in ob1..n {
-                adam(q);
+            for (q, (w, &gq)) in self.p.iter_mut().zip(&g).enumerate().skip(ob1) {
+                adam.update(q, gq, w, lr);
             }
         }
     }
@@ -350,10 +368,11 @@ enum Net {
 }
 
 impl Net {
-    fn predict(&self, x: &[u32], h: &mut [f32]) -> f32 {
+    /// `scratch` as [`Ensemble::scratch`] makes it.
+    fn predict(&self, x: &[u32], scratch: &mut [f32]) -> f32 {
         match self {
-            Net::One(m) => m.predict(x, h),
-            Net::Two(m) => m.predict(x),
+            Net::One(m) => m.predict(x, &mut scratch[..m.b1.len()]),
+            Net::Two(m) => m.predict(x, scratch),
         }
     }
 
@@ -454,16 +473,17 @@ impl Ensemble {
         self.ys.push(y);
     }
 
-    pub(crate) fn hidden(&self) -> usize {
-        self.hidden
+    /// Working memory for predictions: one float per hidden unit of a member.
+    pub(crate) fn scratch(&self) -> Vec<f32> {
+        vec![0.0; self.hidden * self.layers]
     }
 
     pub(crate) fn len(&self) -> usize {
         self.ys.len()
     }
 
-    /// The ensemble's mean and standard deviation at `x`, in score units; `h` is scratch of
-    /// `hidden` floats.
+    /// The ensemble's mean and standard deviation at `x`, in score units; `h` comes from
+    /// [`Ensemble::scratch`].
     pub(crate) fn predict(&self, x: &[u32], h: &mut [f32]) -> (f64, f64) {
         let preds: Vec<f64> = self.models.iter().map(|m| m.predict(x, h) as f64).collect();
         let mu = preds.iter().sum::<f64>() / preds.len() as f64;
@@ -549,7 +569,7 @@ impl Bananas {
 impl Bananas {
     /// The pool candidate (with its canonical key) with the largest acquisition value.
     fn best_of(&self, mut pool: Vec<(Candidate, u64)>, rng: &mut ChaCha8Rng) -> (Candidate, u64) {
-        let mut h = vec![0.0f32; self.cfg.hidden];
+        let mut h = self.model.scratch();
         let mut best = (f64::NEG_INFINITY, 0usize);
         for (i, (c, k)) in pool.iter().enumerate() {
             let form = self.forms.representative(&self.space, c, *k);
@@ -739,10 +759,11 @@ mod tests {
                 ys.push(if (a + b) % 2 == 0 { 1.0 } else { -1.0 });
             }
         }
-        let loss = |m: &Mlp2| -> f32 {
+        let mut scratch = vec![0.0f32; 32];
+        let mut loss = |m: &Mlp2| -> f32 {
             xs.iter()
                 .zip(&ys)
-                .map(|(x, y)| (m.predict(x) - y).powi(2))
+                .map(|(x, y)| (m.predict(x, &mut scratch) - y).powi(2))
                 .sum::<f32>()
                 / ys.len() as f32
         };
