@@ -347,7 +347,7 @@ pub fn build_in(
             let layers = spec.keyword_param("layers", &[("2", 2usize), ("1", 1)])?;
             // Surrogate-assisted by default: on NAS-Bench-201 it reaches 98.98 % of the true
             // front's hypervolume at 300 trials (300 seeds) against plain NSGA-II's 97.7 %
-            // (30 seeds), for ~19 ms per trial (docs/benchmarks.md); `model=0` is the classic
+            // (30 seeds), for ~15 ms per trial (docs/benchmarks.md); `model=0` is the classic
             // algorithm.
             Box::new(
                 Nsga2::new(
