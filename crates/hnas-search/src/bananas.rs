@@ -32,6 +32,8 @@ pub struct BananasConfig {
     pub local: f64,
     /// Add the path encoding of DAG cells to the features.
     pub paths: bool,
+    /// Hidden layers of each predictor, 1 or 2.
+    pub layers: usize,
 }
 
 /// How a pool candidate's predicted distribution becomes a single number to maximize.
@@ -59,6 +61,7 @@ impl Default for BananasConfig {
             acquisition: Acquisition::Thompson,
             local: 0.5,
             paths: false,
+            layers: 1,
         }
     }
 }
@@ -389,7 +392,7 @@ impl Net {
 /// Encoding: every decision of a candidate (see `hnas_space::Decision`) is hashed with its
 /// choice into one of `dims` binary features, so any grammar gets an encoding; for a DAG
 /// cell this is the one-hot adjacency encoding. Model: an ensemble of `ensemble` MLPs
-/// (one hidden ReLU layer) trained with Adam on standardized scores, each from its own
+/// (one hidden ReLU layer, or two with `layers`) trained with Adam on standardized scores, each from its own
 /// initialisation; fully retrained (100 epochs) every 32 trials and warm-started (8 epochs) in between. Acquisition:
 /// independent Thompson sampling: for every pool candidate a draw from a normal with the
 /// ensemble's mean and standard deviation; the largest draw is proposed. The pool holds
@@ -556,7 +559,8 @@ impl Ensemble {
 impl Bananas {
     pub fn new(space: Arc<Space>, cfg: BananasConfig) -> Self {
         Bananas {
-            model: Ensemble::new(cfg.dims, cfg.hidden, cfg.ensemble, cfg.paths),
+            model: Ensemble::new(cfg.dims, cfg.hidden, cfg.ensemble, cfg.paths)
+                .with_layers(cfg.layers),
             space,
             cfg,
             cands: Vec::new(),
@@ -743,6 +747,36 @@ mod tests {
                     violation: 0.0,
                     fidelity: None,
                 });
+            }
+        }
+    }
+
+    #[test]
+    fn the_layers_setting_reaches_the_members() {
+        let space = crate::testing::isomorphic_cells();
+        for layers in [1, 2] {
+            let cfg = BananasConfig {
+                startup: 5,
+                layers,
+                ..BananasConfig::default()
+            };
+            let mut s = Bananas::new(space.clone(), cfg);
+            for n in 0..8 {
+                let c = s.ask(n, &mut trial_rng(0, n), 0).unwrap().candidate;
+                let score = (space.canonical_key(&c) % 100) as f64;
+                s.tell(&Outcome {
+                    trial: n,
+                    candidate: &c,
+                    score: Some(score),
+                    metrics: &crate::Metrics::new(),
+                    objectives: &[score],
+                    violation: 0.0,
+                    fidelity: None,
+                });
+            }
+            assert!(!s.model.models.is_empty(), "no fit after the start");
+            for m in &s.model.models {
+                assert_eq!(matches!(m, Net::Two(_)), layers == 2, "layers={layers}");
             }
         }
     }

@@ -264,6 +264,7 @@ pub fn build_in(
                 "acquisition",
                 "local",
                 "paths",
+                "layers",
             ])?;
             let d = BananasConfig::default();
             let cfg = BananasConfig {
@@ -275,6 +276,7 @@ pub fn build_in(
                 random: spec.param_or_zero("random", d.random)?,
                 parents: spec.usize_param("parents", d.parents)?,
                 paths: spec.bool_param("paths", d.paths)?,
+                layers: spec.keyword_param("layers", &[("1", 1usize), ("2", 2)])?,
                 local: spec.f64_param(
                     "local",
                     d.local,
@@ -494,5 +496,11 @@ mod tests {
             objectives: 1,
         };
         assert!(build_in(&StrategySpec::parse("asha").unwrap(), space.clone(), &one).is_ok());
+        let bananas = |t: &str| build_in(&StrategySpec::parse(t).unwrap(), space.clone(), &one);
+        assert!(bananas("bananas:layers=2").is_ok());
+        assert_eq!(
+            bananas("bananas:layers=0").err().unwrap().to_string(),
+            "strategy parameter 'layers' = '0': expected 1 or 2"
+        );
     }
 }
