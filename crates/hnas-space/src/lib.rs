@@ -41,7 +41,7 @@ mod space;
 pub use candidate::{Candidate, Edge, Node, Path};
 pub use canon::fingerprint_text;
 pub use decide::{Chooser, Decision, DecisionKind, Point, FLOAT_BINS};
-pub use diag::{Diagnostic, Diagnostics};
+pub use diag::{did_you_mean, Diagnostic, Diagnostics};
 pub use form::CANDIDATE_SOURCE;
 pub use grammar::{
     Alt, AltKind, Arg, DagOutput, DagSpec, Domain, Expr, Grammar, Rule, RuleId, Value,

@@ -166,6 +166,18 @@ impl Goals {
 }
 
 /// The highest fidelity among complete trials (`None`, the default, ranks lowest).
+/// The offered metric a user most likely meant by `m`: one that `m` ends with after an
+/// underscore (a table's column name such as `cifar10_test_200`, where the evaluator already
+/// names the dataset), else a near spelling.
+fn metric_hint<'a>(m: &str, offered: &'a [String]) -> Option<&'a str> {
+    offered
+        .iter()
+        .filter(|o| m.strip_suffix(o.as_str()).is_some_and(|p| p.ends_with('_')))
+        .max_by_key(|o| o.len())
+        .map(String::as_str)
+        .or_else(|| hnas_space::did_you_mean(m, offered.iter().map(String::as_str)))
+}
+
 fn top_fidelity(trials: &[TrialRecord]) -> Option<f64> {
     trials
         .iter()
@@ -201,8 +213,10 @@ impl Study {
         for m in needed.filter(|_| !offered.is_empty()) {
             if !offered.iter().any(|o| o == m) {
                 return Err(Error::Settings(format!(
-                    "unknown metric '{m}' for evaluator '{}'; expected one of: {}",
+                    "unknown metric '{m}' for evaluator '{}'; {}expected one of: {}",
                     evaluator.name(),
+                    metric_hint(m, &offered)
+                        .map_or(String::new(), |h| format!("did you mean '{h}'? ")),
                     offered.join(", ")
                 )));
             }

@@ -296,6 +296,20 @@ fn unknown_metrics_are_refused_before_anything_runs() {
         err,
         "unknown metric 'accuracy' for evaluator 'test'; expected one of: score, a"
     );
+    for (asked, meant) in [("scor", "score"), ("cifar10_score", "score")] {
+        let s = Settings {
+            objectives: vec![format!("max:{asked}")],
+            ..settings("random", 10, 0)
+        };
+        let err = Study::open(s, TestEval::new(), Box::new(MemoryStore::new()))
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("unknown metric '{asked}' for evaluator 'test'; did you mean '{meant}'? expected one of: score, a")
+        );
+    }
 }
 
 #[test]
