@@ -719,6 +719,18 @@ mod tests {
         assert!(clipped < 0.75 * plain, "clipped {clipped} vs plain {plain}");
     }
 
+    fn tell(s: &mut Bananas, trial: u64, c: &Candidate, score: f64) {
+        s.tell(&Outcome {
+            trial,
+            candidate: c,
+            score: Some(score),
+            metrics: &crate::Metrics::new(),
+            objectives: &[score],
+            violation: 0.0,
+            fidelity: None,
+        });
+    }
+
     #[test]
     fn never_proposes_an_isomorph_of_a_network_already_asked() {
         // The score depends only on the network, so an isomorph proposed again could only
@@ -738,15 +750,7 @@ mod tests {
                 let k = space.canonical_key(&c);
                 assert!(asked.insert(k), "seed {seed}, trial {n}: an isomorph again");
                 let score = (k % 1000) as f64;
-                s.tell(&Outcome {
-                    trial: n,
-                    candidate: &c,
-                    score: Some(score),
-                    metrics: &crate::Metrics::new(),
-                    objectives: &[score],
-                    violation: 0.0,
-                    fidelity: None,
-                });
+                tell(&mut s, n, &c, score);
             }
         }
     }
@@ -764,15 +768,7 @@ mod tests {
             for n in 0..8 {
                 let c = s.ask(n, &mut trial_rng(0, n), 0).unwrap().candidate;
                 let score = (space.canonical_key(&c) % 100) as f64;
-                s.tell(&Outcome {
-                    trial: n,
-                    candidate: &c,
-                    score: Some(score),
-                    metrics: &crate::Metrics::new(),
-                    objectives: &[score],
-                    violation: 0.0,
-                    fidelity: None,
-                });
+                tell(&mut s, n, &c, score);
             }
             assert!(!s.model.models.is_empty(), "no fit after the start");
             for m in &s.model.models {

@@ -284,19 +284,11 @@ fn a_larger_budget_extends_a_finished_study() {
 
 #[test]
 fn unknown_metrics_are_refused_before_anything_runs() {
-    let s = Settings {
-        objectives: vec!["max:accuracy".into()],
-        ..settings("random", 10, 0)
-    };
-    let err = Study::open(s, TestEval::new(), Box::new(MemoryStore::new()))
-        .err()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        err,
-        "unknown metric 'accuracy' for evaluator 'test'; expected one of: score, a"
-    );
-    for (asked, meant) in [("scor", "score"), ("cifar10_score", "score")] {
+    for (asked, hint) in [
+        ("accuracy", ""),
+        ("scor", "did you mean 'score'? "),
+        ("cifar10_score", "did you mean 'score'? "),
+    ] {
         let s = Settings {
             objectives: vec![format!("max:{asked}")],
             ..settings("random", 10, 0)
@@ -307,7 +299,9 @@ fn unknown_metrics_are_refused_before_anything_runs() {
             .to_string();
         assert_eq!(
             err,
-            format!("unknown metric '{asked}' for evaluator 'test'; did you mean '{meant}'? expected one of: score, a")
+            format!(
+                "unknown metric '{asked}' for evaluator 'test'; {hint}expected one of: score, a"
+            )
         );
     }
 }
