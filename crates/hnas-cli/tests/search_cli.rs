@@ -1,6 +1,6 @@
 //! `hnas search` / `hnas trials` as a user runs them, including being killed mid-search.
 mod common;
-use common::Succeeds;
+use common::{trials_in, Succeeds};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -48,23 +48,14 @@ fn trials(study: &Path) -> Vec<(String, String, String, String)> {
 
 /// The same for a study file or a PostgreSQL URL.
 fn trials_at(study: &str) -> Vec<(String, String, String, String)> {
-    let out = hnas()
-        .args(["trials", "--study", study, "--format", "csv"])
-        .succeeds();
+    let out = trials_in(study, "csv").succeeds();
     trial_rows(&out.stdout)
 }
 
 /// The trials of a study file that may hold no study yet: a search killed after creating
 /// the file and before recording its study leaves one, and the next search starts it.
 fn trials_if_started(study: &Path) -> Vec<(String, String, String, String)> {
-    let out = hnas()
-        .args([
-            "trials",
-            "--study",
-            &study.display().to_string(),
-            "--format",
-            "csv",
-        ])
+    let out = trials_in(&study.display().to_string(), "csv")
         .output()
         .unwrap();
     if out.status.success() {
@@ -802,14 +793,7 @@ fn the_mnasnet_reward_is_the_stored_value() {
         .stdout(predicate::str::contains(
             "mnas:test_200,latency_ms_pi5_onnx,5,-0.07",
         ));
-    let out = hnas()
-        .args([
-            "trials",
-            "--study",
-            &study.display().to_string(),
-            "--format",
-            "csv",
-        ])
+    let out = trials_in(&study.display().to_string(), "csv")
         .output()
         .unwrap();
     let mut r = csv::Reader::from_reader(out.stdout.as_slice());
@@ -877,14 +861,7 @@ fn an_agent_pipeline_is_searched_through_an_external_scorer() {
     assert!(text.contains("30 complete, 0 failed"), "{text}");
     assert!(text.contains("Pareto front: "), "{text}");
     // The scorer is deterministic: every stored quality is what it says for that candidate.
-    let out = hnas()
-        .args([
-            "trials",
-            "--study",
-            &study.display().to_string(),
-            "--format",
-            "json",
-        ])
+    let out = trials_in(&study.display().to_string(), "json")
         .output()
         .unwrap();
     let first: serde_json::Value =
@@ -945,14 +922,7 @@ fn an_agent_pipeline_is_searched_through_an_external_scorer() {
         "{} failed",
         failed.len()
     );
-    let out = hnas()
-        .args([
-            "trials",
-            "--study",
-            &dir.join("flaky.db").display().to_string(),
-            "--format",
-            "csv",
-        ])
+    let out = trials_in(&dir.join("flaky.db").display().to_string(), "csv")
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("out of budget for large models"));

@@ -2,18 +2,10 @@
 //! and failures of networks that cannot exist.
 
 mod common;
-use common::{hnas, tempdir, Succeeds};
+use common::{hnas, tempdir, trials_in, Succeeds};
 
 fn csv_rows(study: &std::path::Path) -> Vec<csv::StringRecord> {
-    let out = hnas()
-        .args([
-            "trials",
-            "--study",
-            &study.display().to_string(),
-            "--format",
-            "csv",
-        ])
-        .succeeds();
+    let out = trials_in(&study.display().to_string(), "csv").succeeds();
     csv::Reader::from_reader(out.stdout.as_slice())
         .records()
         .map(Result::unwrap)
@@ -64,14 +56,7 @@ fn search_with_no_space_trains_the_embedded_default() {
     );
     let rows = csv_rows(&study);
     assert_eq!(rows.len(), 3);
-    let out = hnas()
-        .args([
-            "trials",
-            "--study",
-            &study.display().to_string(),
-            "--format",
-            "json",
-        ])
+    let out = trials_in(&study.display().to_string(), "json")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -119,14 +104,7 @@ fn a_network_that_cannot_exist_is_a_failed_trial_and_the_search_goes_on() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("1 complete, 1 failed"), "{stdout}");
-    let out = hnas()
-        .args([
-            "trials",
-            "--study",
-            &study.display().to_string(),
-            "--format",
-            "json",
-        ])
+    let out = trials_in(&study.display().to_string(), "json")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -391,10 +391,10 @@ impl Net {
 ///
 /// Encoding: every decision of a candidate (see `hnas_space::Decision`) is hashed with its
 /// choice into one of `dims` binary features, so any grammar gets an encoding; for a DAG
-/// cell this is the one-hot adjacency encoding. Model: an ensemble of `ensemble` MLPs
-/// (one hidden ReLU layer, or two with `layers`) trained with Adam on standardized scores, each from its own
-/// initialisation; fully retrained (100 epochs) every 32 trials and warm-started (8 epochs) in between. Acquisition:
-/// independent Thompson sampling: for every pool candidate a draw from a normal with the
+/// cell this is the one-hot adjacency encoding. Model: an ensemble of `ensemble` MLPs (one
+/// hidden ReLU layer, or two with `layers`) trained with Adam on standardized scores, each
+/// from its own initialisation; fully retrained (100 epochs) every 32 trials and
+/// warm-started (8 epochs) in between. Acquisition: independent Thompson sampling: for every pool candidate a draw from a normal with the
 /// ensemble's mean and standard deviation; the largest draw is proposed. The pool holds
 /// `pool` mutations (one or two steps) of the `parents` best trials and `random` uniform
 /// samples, minus networks already asked (by canonical hash: an isomorph is the same network).

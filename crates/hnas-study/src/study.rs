@@ -165,7 +165,6 @@ impl Goals {
     }
 }
 
-/// The highest fidelity among complete trials (`None`, the default, ranks lowest).
 /// The offered metric a user most likely meant by `m`: one that `m` ends with after an
 /// underscore (a table's column name such as `cifar10_test_200`, where the evaluator already
 /// names the dataset), else a near spelling.
@@ -178,6 +177,7 @@ fn metric_hint<'a>(m: &str, offered: &'a [String]) -> Option<&'a str> {
         .or_else(|| hnas_space::did_you_mean(m, offered.iter().map(String::as_str)))
 }
 
+/// The highest fidelity among complete trials (`None`, the default, ranks lowest).
 fn top_fidelity(trials: &[TrialRecord]) -> Option<f64> {
     trials
         .iter()

@@ -22,6 +22,13 @@ pub fn hnas() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("hnas").unwrap()
 }
 
+/// `hnas trials --study STUDY --format FORMAT` (a study file or a PostgreSQL URL), not yet run.
+pub fn trials_in(study: &str, format: &str) -> assert_cmd::Command {
+    let mut c = hnas();
+    c.args(["trials", "--study", study, "--format", format]);
+    c
+}
+
 /// A Python that imports torch (`HNAS_TORCH_PYTHON`, else `python3`), or a printed notice
 /// and `None`.
 pub fn torch_python() -> Option<String> {
