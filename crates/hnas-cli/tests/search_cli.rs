@@ -689,7 +689,38 @@ fn a_two_objective_search_prints_and_plots_its_front() {
         .stderr(predicate::str::contains(
             "constraint 'latency < 5': expected METRIC <= NUMBER",
         ));
-    assert!(!dir.join("x.db").exists() && !dir.join("y.db").exists());
+    // The table's own column names point to this evaluator's metric, or say that they
+    // name another dataset.
+    for (asked, hint) in [
+        ("cifar10_test_200", "did you mean 'test_200'? expected"),
+        (
+            "cifar100_test_200",
+            "did you mean 'test_200'? (evaluator 'nb201:cifar10' reports its own; 'cifar100' needs one that reads it)",
+        ),
+    ] {
+        hnas()
+            .args([
+                "search",
+                "--space",
+                &example("nb201"),
+                "--evaluator",
+                "nb201:cifar10",
+                "--strategy",
+                "nsga2",
+                "--objective",
+                &format!("max:{asked}"),
+                "--objective",
+                "min:latency_ms_pi5_onnx",
+                "--study",
+                &dir.join("z.db").display().to_string(),
+            ])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(format!(
+                "unknown metric '{asked}' for evaluator 'nb201:cifar10'; {hint}"
+            )));
+    }
+    assert!(!dir.join("x.db").exists() && !dir.join("y.db").exists() && !dir.join("z.db").exists());
 }
 
 #[test]

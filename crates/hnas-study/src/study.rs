@@ -165,16 +165,31 @@ impl Goals {
     }
 }
 
-/// The offered metric a user most likely meant by `m`: one that `m` ends with after an
-/// underscore (a table's column name such as `cifar10_test_200`, where the evaluator already
-/// names the dataset), else a near spelling.
-fn metric_hint<'a>(m: &str, offered: &'a [String]) -> Option<&'a str> {
-    offered
+/// What a user most likely meant by the unknown metric `m`, as a sentence ending in a space:
+/// an offered metric that `m` ends with after an underscore (a table's column name such as
+/// `cifar10_test_200`, where the evaluator already names the dataset), else a near spelling.
+/// When the part before the underscore is not a word of the evaluator's name, it may name
+/// another dataset (`cifar100_test_200` asked of `nb201:cifar10`), and the hint says so
+/// rather than quietly offering this evaluator's own column.
+fn metric_hint(m: &str, offered: &[String], evaluator: &str) -> String {
+    let suffix = offered
         .iter()
-        .filter(|o| m.strip_suffix(o.as_str()).is_some_and(|p| p.ends_with('_')))
-        .max_by_key(|o| o.len())
-        .map(String::as_str)
-        .or_else(|| hnas_space::did_you_mean(m, offered.iter().map(String::as_str)))
+        .filter_map(|o| Some((o, m.strip_suffix(o.as_str())?.strip_suffix('_')?)))
+        .max_by_key(|(o, _)| o.len());
+    if let Some((o, prefix)) = suffix {
+        let own = evaluator
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|w| w == prefix);
+        return if own {
+            format!("did you mean '{o}'? ")
+        } else {
+            format!(
+                "did you mean '{o}'? (evaluator '{evaluator}' reports its own; '{prefix}' needs one that reads it) "
+            )
+        };
+    }
+    hnas_space::did_you_mean(m, offered.iter().map(String::as_str))
+        .map_or(String::new(), |h| format!("did you mean '{h}'? "))
 }
 
 /// The highest fidelity among complete trials (`None`, the default, ranks lowest).
@@ -215,8 +230,7 @@ impl Study {
                 return Err(Error::Settings(format!(
                     "unknown metric '{m}' for evaluator '{}'; {}expected one of: {}",
                     evaluator.name(),
-                    metric_hint(m, &offered)
-                        .map_or(String::new(), |h| format!("did you mean '{h}'? ")),
+                    metric_hint(m, &offered, evaluator.name()),
                     offered.join(", ")
                 )));
             }

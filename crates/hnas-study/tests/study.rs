@@ -287,7 +287,11 @@ fn unknown_metrics_are_refused_before_anything_runs() {
     for (asked, hint) in [
         ("accuracy", ""),
         ("scor", "did you mean 'score'? "),
-        ("cifar10_score", "did you mean 'score'? "),
+        ("test_score", "did you mean 'score'? "),
+        (
+            "cifar10_score",
+            "did you mean 'score'? (evaluator 'test' reports its own; 'cifar10' needs one that reads it) ",
+        ),
     ] {
         let s = Settings {
             objectives: vec![format!("max:{asked}")],
