@@ -561,6 +561,19 @@ fn illuminate_maps_a_map_elites_study() {
         .stdout(predicate::str::contains("of 4"));
 }
 
+/// `hnas search --space nb201 --evaluator nb201:cifar10`, to which a test adds the rest.
+fn nb201_search() -> assert_cmd::Command {
+    let mut c = hnas();
+    c.args([
+        "search",
+        "--space",
+        &example("nb201"),
+        "--evaluator",
+        "nb201:cifar10",
+    ]);
+    c
+}
+
 #[test]
 fn a_two_objective_search_prints_and_plots_its_front() {
     if !have_nb201() {
@@ -569,13 +582,8 @@ fn a_two_objective_search_prints_and_plots_its_front() {
     let dir = tempdir("front");
     let study = dir.join("front.db");
     let study_s = study.display().to_string();
-    let out = hnas()
+    let out = nb201_search()
         .args([
-            "search",
-            "--space",
-            &example("nb201"),
-            "--evaluator",
-            "nb201:cifar10",
             "--strategy",
             "nsga2",
             "--objective",
@@ -653,13 +661,8 @@ fn a_two_objective_search_prints_and_plots_its_front() {
     assert!(svg.starts_with("<svg") && svg.contains(&format!("Pareto front ({})", front.len())));
 
     // A single-objective strategy refuses the study, and a bad constraint is named.
-    hnas()
+    nb201_search()
         .args([
-            "search",
-            "--space",
-            &example("nb201"),
-            "--evaluator",
-            "nb201:cifar10",
             "--strategy",
             "rea",
             "--objective",
@@ -672,13 +675,8 @@ fn a_two_objective_search_prints_and_plots_its_front() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("'rea' optimizes one objective"));
-    hnas()
+    nb201_search()
         .args([
-            "search",
-            "--space",
-            &example("nb201"),
-            "--evaluator",
-            "nb201:cifar10",
             "--constraint",
             "latency < 5",
             "--study",
@@ -698,13 +696,8 @@ fn a_two_objective_search_prints_and_plots_its_front() {
             "did you mean 'test_200'? (evaluator 'nb201:cifar10' reports its own; 'cifar100' needs one that reads it)",
         ),
     ] {
-        hnas()
+        nb201_search()
             .args([
-                "search",
-                "--space",
-                &example("nb201"),
-                "--evaluator",
-                "nb201:cifar10",
                 "--strategy",
                 "nsga2",
                 "--objective",
@@ -731,13 +724,8 @@ fn asha_spends_a_cost_budget_across_two_fidelities() {
     let dir = tempdir("asha");
     let study = dir.join("asha.db");
     let study_s = study.display().to_string();
-    let out = hnas()
+    let out = nb201_search()
         .args([
-            "search",
-            "--space",
-            &example("nb201"),
-            "--evaluator",
-            "nb201:cifar10",
             "--strategy",
             "asha:sampler=rea,eta=4",
             "--objective",
@@ -802,13 +790,8 @@ fn the_mnasnet_reward_is_the_stored_value() {
     }
     let dir = tempdir("mnas");
     let study = dir.join("mnas.db");
-    hnas()
+    nb201_search()
         .args([
-            "search",
-            "--space",
-            &example("nb201"),
-            "--evaluator",
-            "nb201:cifar10",
             "--strategy",
             "rea:population=10,sample=3",
             "--objective",
