@@ -394,10 +394,11 @@ impl Net {
 /// cell this is the one-hot adjacency encoding. Model: an ensemble of `ensemble` MLPs (one
 /// hidden ReLU layer, or two with `layers`) trained with Adam on standardized scores, each
 /// from its own initialisation; fully retrained (100 epochs) every 32 trials and
-/// warm-started (8 epochs) in between. Acquisition: independent Thompson sampling: for every pool candidate a draw from a normal with the
-/// ensemble's mean and standard deviation; the largest draw is proposed. The pool holds
-/// `pool` mutations (one or two steps) of the `parents` best trials and `random` uniform
-/// samples, minus networks already asked (by canonical hash: an isomorph is the same network).
+/// warm-started (8 epochs) in between. Acquisition: independent Thompson sampling: for
+/// every pool candidate a draw from a normal with the ensemble's mean and standard
+/// deviation; the largest draw is proposed. The pool holds `pool` mutations (one or two
+/// steps) of the `parents` best trials and `random` uniform samples, minus networks already
+/// asked (by canonical hash: an isomorph is the same network).
 pub struct Bananas {
     space: Arc<Space>,
     cfg: BananasConfig,

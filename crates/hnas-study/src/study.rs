@@ -180,13 +180,14 @@ fn metric_hint(m: &str, offered: &[String], evaluator: &str) -> String {
         let own = evaluator
             .split(|c: char| !c.is_alphanumeric() && c != '_')
             .any(|w| w == prefix);
-        return if own {
-            format!("did you mean '{o}'? ")
+        let caveat = if own {
+            String::new()
         } else {
             format!(
-                "did you mean '{o}'? (evaluator '{evaluator}' reports its own; '{prefix}' needs one that reads it) "
+                "(evaluator '{evaluator}' reports its own; '{prefix}' needs one that reads it) "
             )
         };
+        return format!("did you mean '{o}'? {caveat}");
     }
     hnas_space::did_you_mean(m, offered.iter().map(String::as_str))
         .map_or(String::new(), |h| format!("did you mean '{h}'? "))
