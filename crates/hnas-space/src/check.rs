@@ -1,10 +1,11 @@
 //! Checking a parsed file: resolve names and report every semantic problem at once.
 
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, DiagSink, Diagnostic};
 use crate::grammar::*;
 use crate::parse::{RawAlt, RawExpr, RawFile, RESERVED};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
+use std::rc::Rc;
 
 /// Largest repetition count accepted (a guard against typos such as `repeat(x, 1, 10000)`).
 pub const MAX_REPEAT: i64 = 1024;
@@ -16,7 +17,7 @@ pub const MAX_DEPTH_LIMIT: i64 = 256;
 struct Checker<'a> {
     file: &'a str,
     text: &'a str,
-    diags: Vec<Diagnostic>,
+    diags: DiagSink,
     names: HashMap<String, RuleId>,
     /// Set when a name or an argument did not resolve: the "unused rule" check is then
     /// skipped, since the dropped reference would make its intended rule look unused.
@@ -25,12 +26,13 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
-        self.diags
-            .push(Diagnostic::new(self.file, self.text, span, msg));
+        let (file, text) = (self.file, self.text);
+        self.diags.push(|| Diagnostic::new(file, text, span, msg));
     }
     fn err_help(&mut self, span: Range<usize>, msg: impl Into<String>, help: impl Into<String>) {
+        let (file, text) = (self.file, self.text);
         self.diags
-            .push(Diagnostic::new(self.file, self.text, span, msg).with_help(help));
+            .push(|| Diagnostic::new(file, text, span, msg).with_help(help));
     }
 
     fn unknown_rule(&mut self, name: &str, span: Range<usize>) {
@@ -61,13 +63,12 @@ impl Checker<'_> {
                     );
                     return None;
                 }
-                let mut seen: Vec<&Value> = Vec::new();
+                let mut seen: HashSet<&Value> = HashSet::with_capacity(vals.len());
                 for (v, vsp) in vals {
-                    if seen.contains(&v) {
+                    if !seen.insert(v) {
                         self.err(vsp.clone(), format!("value {v} appears twice in the set"));
                         return None;
                     }
-                    seen.push(v);
                 }
                 Expr::Domain(Domain::Set(vals.iter().map(|(v, _)| v.clone()).collect()))
             }
@@ -258,24 +259,252 @@ fn walk_refs(e: &Expr, out: &mut Vec<RuleId>) {
     }
 }
 
-/// The leading words with which an alternative can be written in a candidate string.
-fn alt_heads(rules: &[Rule], a: &Alt, visiting: &mut Vec<RuleId>) -> Vec<String> {
-    match &a.kind {
-        AltKind::Op { name, .. } => vec![name.clone()],
-        AltKind::Dag(_) => vec!["dag".to_string()],
-        AltKind::Ref(t) if rules[*t].shared => vec![format!("@{}", rules[*t].name)],
-        AltKind::Ref(t) if visiting.contains(t) => Vec::new(),
-        AltKind::Ref(t) => {
-            visiting.push(*t);
-            let out = rules[*t]
-                .alts
-                .iter()
-                .flat_map(|x| alt_heads(rules, x, visiting))
-                .collect();
-            visiting.pop();
-            out
+/// Most steps spent finding the leading words of alternatives (see [`alternative_heads`]).
+pub const MAX_HEAD_WORK: usize = 10_000_000;
+
+/// The leading words with which each alternative can be written in a candidate string: an
+/// operation's name, `dag`, `@rule` for a shared rule, and, for an alternative that is a bare
+/// rule name, every word of that rule's alternatives, transitively.
+pub(crate) struct Heads {
+    pub words: Vec<String>,
+    /// Per rule and alternative, the word it writes itself ([`NO_WORD`] for a bare name).
+    direct: Vec<Vec<u32>>,
+    /// Per rule and alternative, the rule a bare-name alternative stands for.
+    bare_target: Vec<Vec<Option<RuleId>>>,
+    /// Per rule, the sorted words its derivations can begin with.
+    of_rule: Vec<Rc<Vec<u32>>>,
+}
+
+const NO_WORD: u32 = u32::MAX;
+
+impl Heads {
+    fn of_alt(&self, r: RuleId, ai: usize) -> &[u32] {
+        match self.direct[r][ai] {
+            NO_WORD => match self.bare_target[r][ai] {
+                Some(t) => &self.of_rule[t],
+                None => &[],
+            },
+            _ => std::slice::from_ref(&self.direct[r][ai]),
         }
     }
+}
+
+/// Computes [`Heads`] over the components of the bare-name graph, in time linear in the
+/// grammar plus the sizes of the word sets built, giving up past [`MAX_HEAD_WORK`]. A chain of
+/// rules that are each a bare name of the next shares one set instead of copying it.
+enum HeadsOutcome {
+    Found(Heads),
+    /// A chain of bare rule names longer than [`MAX_NESTING`] in a grammar without
+    /// recursion: its derivations nest too deep, which building the space reports.
+    TooDeep,
+    TooMuchWork,
+}
+
+fn alternative_heads(rules: &[Rule], recursive: bool) -> HeadsOutcome {
+    let mut words: Vec<String> = Vec::new();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut intern = |w: String| -> u32 {
+        *ids.entry(w.clone()).or_insert_with(|| {
+            words.push(w);
+            (words.len() - 1) as u32
+        })
+    };
+    let word_of = |a: &Alt| -> Option<String> {
+        match &a.kind {
+            AltKind::Op { name, .. } => Some(name.clone()),
+            AltKind::Dag(_) => Some("dag".to_string()),
+            AltKind::Ref(t) if rules[*t].shared => Some(format!("@{}", rules[*t].name)),
+            AltKind::Ref(_) => None,
+        }
+    };
+    // Words written directly by the alternatives of each rule.
+    let direct: Vec<Vec<u32>> = rules
+        .iter()
+        .map(|r| {
+            r.alts
+                .iter()
+                .map(|a| word_of(a).map_or(NO_WORD, &mut intern))
+                .collect()
+        })
+        .collect();
+    let direct_of_rule: Vec<Vec<u32>> = direct
+        .iter()
+        .map(|d| d.iter().copied().filter(|&w| w != NO_WORD).collect())
+        .collect();
+    let bare_target: Vec<Vec<Option<RuleId>>> = rules
+        .iter()
+        .map(|r| {
+            r.alts
+                .iter()
+                .map(|a| match a.kind {
+                    AltKind::Ref(t) if !rules[t].shared => Some(t),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let bare: Vec<Vec<RuleId>> = bare_target
+        .iter()
+        .map(|row| row.iter().flatten().copied().collect())
+        .collect();
+    let comp = strongly_connected(&bare);
+    let ncomp = comp.iter().map(|&k| k + 1).max().unwrap_or(0);
+    let mut members: Vec<Vec<RuleId>> = vec![Vec::new(); ncomp];
+    for (v, &k) in comp.iter().enumerate() {
+        members[k].push(v);
+    }
+    let outside_of = |k: usize| -> Vec<usize> {
+        members[k]
+            .iter()
+            .flat_map(|&v| bare[v].iter().map(|&t| comp[t]))
+            .filter(|&j| j != k)
+            .collect()
+    };
+    if !recursive {
+        let mut chain = vec![0usize; ncomp];
+        for k in 0..ncomp {
+            chain[k] = 1 + outside_of(k).iter().map(|&j| chain[j]).max().unwrap_or(0);
+            if chain[k] > MAX_NESTING {
+                return HeadsOutcome::TooDeep;
+            }
+        }
+    }
+    let mut work = 0usize;
+    let mut of_comp: Vec<Option<Rc<Vec<u32>>>> = vec![None; ncomp];
+    // Tarjan numbers components so that every component reached from one comes first.
+    for k in 0..ncomp {
+        let m = &members[k];
+        let outside = outside_of(k);
+        let own = m.iter().all(|&v| direct_of_rule[v].is_empty());
+        let set = if own && outside.len() == 1 {
+            of_comp[outside[0]].clone().unwrap_or_default()
+        } else {
+            let mut v: Vec<u32> = m
+                .iter()
+                .flat_map(|&v| direct_of_rule[v].iter().copied())
+                .collect();
+            for j in outside {
+                let s = of_comp[j].clone().unwrap_or_default();
+                work += s.len();
+                if work > MAX_HEAD_WORK {
+                    return HeadsOutcome::TooMuchWork;
+                }
+                v.extend(s.iter().copied());
+            }
+            v.sort_unstable();
+            v.dedup();
+            Rc::new(v)
+        };
+        of_comp[k] = Some(set);
+    }
+    let of_rule: Vec<Rc<Vec<u32>>> = comp
+        .iter()
+        .map(|&k| of_comp[k].clone().unwrap_or_default())
+        .collect();
+    // The checking loop walks each bare-name alternative's set once more.
+    let walk: usize = rules
+        .iter()
+        .flat_map(|r| r.alts.iter())
+        .map(|a| match a.kind {
+            AltKind::Ref(t) => of_rule[t].len(),
+            _ => 1,
+        })
+        .sum();
+    if work.saturating_add(walk) > MAX_HEAD_WORK {
+        return HeadsOutcome::TooMuchWork;
+    }
+    HeadsOutcome::Found(Heads {
+        words,
+        direct,
+        bare_target,
+        of_rule,
+    })
+}
+
+/// Strongly connected components (Tarjan's algorithm, with an explicit stack so that a
+/// chain of thousands of rules cannot overflow the thread's stack). Returns each vertex's
+/// component; components are numbered so that one reachable from another has the smaller
+/// number.
+pub(crate) fn strongly_connected(edges: &[Vec<usize>]) -> Vec<usize> {
+    let n = edges.len();
+    const NONE: usize = usize::MAX;
+    let mut index = vec![NONE; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut comp = vec![NONE; n];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut next_index = 0;
+    let mut next_comp = 0;
+    // (vertex, position of the next edge to look at)
+    let mut calls: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if index[root] != NONE {
+            continue;
+        }
+        calls.push((root, 0));
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut e)) = calls.last_mut() {
+            if let Some(&w) = edges[v].get(*e) {
+                *e += 1;
+                if index[w] == NONE {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    comp[w] = next_comp;
+                    if w == v {
+                        break;
+                    }
+                }
+                next_comp += 1;
+            }
+        }
+    }
+    comp
+}
+
+/// A shortest cycle from `v` back to itself within its component, as `v -> .. -> v`.
+fn cycle_through(v: RuleId, edges: &[Vec<RuleId>], comp: &[usize]) -> Vec<RuleId> {
+    let mut prev: HashMap<RuleId, RuleId> = HashMap::new();
+    let mut queue = VecDeque::from([v]);
+    while let Some(u) = queue.pop_front() {
+        for &t in &edges[u] {
+            if t == v {
+                let mut path = vec![u];
+                let mut x = u;
+                while x != v {
+                    x = prev[&x];
+                    path.push(x);
+                }
+                path.reverse();
+                path.push(v);
+                return path;
+            }
+            if comp[t] == comp[v] && !prev.contains_key(&t) {
+                prev.insert(t, u);
+                queue.push_back(t);
+            }
+        }
+    }
+    vec![v, v]
 }
 
 /// Rules an alternative refers to.
@@ -313,13 +542,13 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
     let mut c = Checker {
         file,
         text,
-        diags: Vec::new(),
+        diags: DiagSink::default(),
         names: HashMap::new(),
         unresolved: false,
     };
     if raw.rules.is_empty() {
         c.err(0..0, "the space has no rules; expected at least one rule such as 'net = mlp(width = {64, 128})'");
-        return Err(c.diags);
+        return Err(c.diags.finish(file, text));
     }
     for (i, r) in raw.rules.iter().enumerate() {
         if RESERVED.contains(&r.name.as_str()) {
@@ -363,7 +592,10 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
     };
 
     let mut rules = Vec::with_capacity(raw.rules.len());
-    for r in &raw.rules {
+    // Rules that lost an alternative to an error reported above: what the later analyses
+    // would say of them (never finishing, say) would be a consequence, not a new problem.
+    let mut broken = vec![false; raw.rules.len()];
+    for (ri, r) in raw.rules.iter().enumerate() {
         let mut alts = Vec::new();
         for a in &r.alts {
             let kind = match (&a.args, c.names.get(&a.name)) {
@@ -371,6 +603,7 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
                     Some(d) => AltKind::Dag(d),
                     None => {
                         c.unresolved = true;
+                        broken[ri] = true;
                         continue;
                     }
                 },
@@ -379,6 +612,7 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
                         a.span.clone(),
                         "dag needs arguments, as in 'dag(nodes = 4, edge = op)'",
                     );
+                    broken[ri] = true;
                     continue;
                 }
                 (_, _) if RESERVED.contains(&a.name.as_str()) => {
@@ -389,6 +623,7 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
                             a.name
                         ),
                     );
+                    broken[ri] = true;
                     continue;
                 }
                 (None, Some(&id)) => AltKind::Ref(id),
@@ -465,18 +700,26 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
                 );
             }
         }
-        for i in 0..alts.len() {
-            for j in 0..i {
-                if alts[i].kind == alts[j].kind {
-                    c.err(
-                        alts[i].span.clone(),
-                        format!(
-                            "this alternative of '{}' repeats an earlier one; expected distinct alternatives",
-                            r.name
-                        ),
-                    );
-                }
+        // Only alternatives of the same kind and name can be equal: compare within those
+        // groups, so that a rule of thousands of distinct operations is checked in linear time.
+        let mut groups: HashMap<(u8, &str, RuleId), Vec<usize>> = HashMap::new();
+        for (i, a) in alts.iter().enumerate() {
+            let key = match &a.kind {
+                AltKind::Op { name, .. } => (0, name.as_str(), 0),
+                AltKind::Ref(t) => (1, "", *t),
+                AltKind::Dag(_) => (2, "", 0),
+            };
+            let group = groups.entry(key).or_default();
+            if group.iter().any(|&j| alts[j].kind == a.kind) {
+                c.err(
+                    a.span.clone(),
+                    format!(
+                        "this alternative of '{}' repeats an earlier one; expected distinct alternatives",
+                        r.name
+                    ),
+                );
             }
+            group.push(i);
         }
         rules.push(Rule {
             name: r.name.clone(),
@@ -490,29 +733,43 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
 
     // The one-line form names an alternative by its leading word, so within one rule the
     // words must differ, counting those reached through alternatives that are bare rule names.
-    for (i, r) in rules.iter().enumerate() {
-        let mut owner: HashMap<String, usize> = HashMap::new();
-        for (ai, a) in r.alts.iter().enumerate() {
-            for head in alt_heads(&rules, a, &mut vec![i]) {
-                if let Some(&prev) = owner.get(&head) {
-                    if prev != ai {
-                        c.err_help(
-                            a.span.clone(),
-                            format!(
-                                "alternatives {} and {} of '{}' are both written '{head}..', so a candidate could not say which was chosen",
-                                prev + 1,
-                                ai + 1,
-                                r.name
-                            ),
-                            "expected distinct operation names; merge them into one alternative with a domain, as in 'conv(kernel = {3, 5})'",
-                        );
-                        break;
+    match alternative_heads(&rules, max_depth.is_some()) {
+        HeadsOutcome::TooDeep => {}
+        HeadsOutcome::Found(heads) => {
+            for (ri, r) in rules.iter().enumerate() {
+                let mut owner: HashMap<u32, usize> = HashMap::new();
+                for (ai, a) in r.alts.iter().enumerate() {
+                    for &head in heads.of_alt(ri, ai) {
+                        match owner.get(&head) {
+                            Some(&prev) if prev != ai => {
+                                c.err_help(
+                                    a.span.clone(),
+                                    format!(
+                                        "alternatives {} and {} of '{}' are both written '{}..', so a candidate could not say which was chosen",
+                                        prev + 1,
+                                        ai + 1,
+                                        r.name,
+                                        heads.words[head as usize]
+                                    ),
+                                    "expected distinct operation names; merge them into one alternative with a domain, as in 'conv(kernel = {3, 5})'",
+                                );
+                                break;
+                            }
+                            Some(_) => {}
+                            None => {
+                                owner.insert(head, ai);
+                            }
+                        }
                     }
-                } else {
-                    owner.insert(head, ai);
                 }
             }
         }
+        HeadsOutcome::TooMuchWork => c.err(
+            rules[start].span.start..rules[start].span.start + rules[start].name.len(),
+            format!(
+                "the space's rules name each other as bare alternatives so much that telling its candidates apart would take more than {MAX_HEAD_WORK} steps; expected fewer layers of alternatives that are only a rule name"
+            ),
+        ),
     }
 
     // Dag zero / identity names must be argument-free operations of the edge rule.
@@ -579,22 +836,35 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
         }
     }
 
-    // Productivity: a rule is productive when some alternative needs only productive rules.
-    let mut productive = vec![false; n];
-    loop {
-        let mut changed = false;
-        for (i, r) in rules.iter().enumerate() {
-            if !productive[i]
-                && r.alts
-                    .iter()
-                    .any(|a| required_refs(a).iter().all(|&t| productive[t]))
-            {
-                productive[i] = true;
-                changed = true;
+    // Productivity: a rule is productive when some alternative needs only productive rules
+    // (a rule that lost an alternative to an error counts as productive). A worklist makes
+    // this linear: each alternative waits on a count of its unproductive requirements.
+    let mut productive = broken.clone();
+    let mut waiting: Vec<Vec<(RuleId, usize)>> = vec![Vec::new(); n];
+    let mut missing: Vec<Vec<usize>> = Vec::with_capacity(n);
+    let mut queue: Vec<RuleId> = (0..n).filter(|&i| productive[i]).collect();
+    for (i, r) in rules.iter().enumerate() {
+        let mut row = Vec::with_capacity(r.alts.len());
+        for (ai, a) in r.alts.iter().enumerate() {
+            let req = required_refs(a);
+            for &t in &req {
+                waiting[t].push((i, ai));
             }
+            if req.is_empty() && !productive[i] {
+                productive[i] = true;
+                queue.push(i);
+            }
+            row.push(req.len());
         }
-        if !changed {
-            break;
+        missing.push(row);
+    }
+    while let Some(t) = queue.pop() {
+        for &(i, ai) in &waiting[t] {
+            missing[i][ai] -= 1;
+            if missing[i][ai] == 0 && !productive[i] {
+                productive[i] = true;
+                queue.push(i);
+            }
         }
     }
     for (i, r) in rules.iter().enumerate() {
@@ -611,39 +881,21 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
     }
 
     // Cycles: recursion needs a depth bound; a shared rule must not contain itself.
-    let mut color = vec![0u8; n];
-    let mut cycles: Vec<Vec<RuleId>> = Vec::new();
-    fn dfs(
-        v: RuleId,
-        edges: &[Vec<RuleId>],
-        color: &mut [u8],
-        path: &mut Vec<RuleId>,
-        cycles: &mut Vec<Vec<RuleId>>,
-    ) {
-        color[v] = 1;
-        path.push(v);
-        for &t in &edges[v] {
-            if color[t] == 1 {
-                let from = path.iter().position(|&p| p == t).unwrap_or(0);
-                let mut cyc = path[from..].to_vec();
-                cyc.push(t);
-                cycles.push(cyc);
-            } else if color[t] == 0 {
-                dfs(t, edges, color, path, cycles);
-            }
-        }
-        path.pop();
-        color[v] = 2;
+    // A rule is recursive when its strongly connected component has a cycle.
+    let comp = strongly_connected(&edges);
+    let mut members: HashMap<usize, Vec<RuleId>> = HashMap::new();
+    for (v, &k) in comp.iter().enumerate() {
+        members.entry(k).or_default().push(v);
     }
-    for i in 0..n {
-        if color[i] == 0 {
-            dfs(i, &edges, &mut color, &mut Vec::new(), &mut cycles);
-        }
-    }
-    let mut reported_shared = HashSet::new();
-    for cyc in &cycles {
-        let names: Vec<&str> = cyc.iter().map(|&r| rules[r].name.as_str()).collect();
+    let mut cyclic: Vec<&Vec<RuleId>> = members
+        .values()
+        .filter(|m| m.len() > 1 || edges[m[0]].contains(&m[0]))
+        .collect();
+    cyclic.sort_by_key(|m| m[0]);
+    for m in cyclic {
         if max_depth.is_none() {
+            let cyc = cycle_through(m[0], &edges, &comp);
+            let names: Vec<&str> = cyc.iter().map(|&r| rules[r].name.as_str()).collect();
             c.err_help(
                 raw.rules[cyc[0]].name_span.clone(),
                 format!(
@@ -655,22 +907,22 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
             );
             break;
         }
-        if let Some(&s) = cyc.iter().find(|&&r| rules[r].shared) {
-            if reported_shared.insert(s) {
-                c.err(
-                    raw.rules[s].name_span.clone(),
-                    format!(
-                        "shared rule '{}' contains itself ({}); a shared choice is made once per candidate, so it cannot recurse",
-                        rules[s].name,
-                        names.join(" -> ")
-                    ),
-                );
-            }
+        for &s in m.iter().filter(|&&r| rules[r].shared) {
+            let cyc = cycle_through(s, &edges, &comp);
+            let names: Vec<&str> = cyc.iter().map(|&r| rules[r].name.as_str()).collect();
+            c.err(
+                raw.rules[s].name_span.clone(),
+                format!(
+                    "shared rule '{}' contains itself ({}); a shared choice is made once per candidate, so it cannot recurse",
+                    rules[s].name,
+                    names.join(" -> ")
+                ),
+            );
         }
     }
 
     if !c.diags.is_empty() {
-        return Err(c.diags);
+        return Err(c.diags.finish(file, text));
     }
     let shared = (0..n).filter(|&i| rules[i].shared).collect();
     Ok(Grammar {

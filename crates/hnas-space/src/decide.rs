@@ -18,6 +18,21 @@ use num_traits::{ToPrimitive, Zero};
 /// a derived value is the centre of its bin.
 pub const FLOAT_BINS: u32 = 16;
 
+/// A discrete domain with more values than this (say `int(0, 1000000)`) is decided in this
+/// many equal bins, each standing for its middle value, as continuous domains are: a
+/// decision's options are materialized as a weight vector, which must stay small.
+pub const VALUE_BINS: u32 = 4096;
+
+/// The bin of the value at `index` in a domain of `len` values (`len` > [`VALUE_BINS`]).
+fn value_bin_of(len: u128, index: u128) -> u32 {
+    ((index * VALUE_BINS as u128) / len).min(VALUE_BINS as u128 - 1) as u32
+}
+
+/// The index of the middle value of `bin` in a domain of `len` values.
+fn value_bin_index(len: u128, bin: u32) -> u128 {
+    ((2 * bin as u128 + 1) * len / (2 * VALUE_BINS as u128)).min(len - 1)
+}
+
 /// What a decision chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DecisionKind {
@@ -219,16 +234,19 @@ impl Walker<'_, '_, '_> {
             Expr::Ref(t) => self.reference(*t, lvl, key, depth, cur, false),
             Expr::Literal(v) => Node::Value(v.clone()),
             Expr::Domain(d) => {
+                let len = d.len().unwrap_or(1);
+                let binned = len > VALUE_BINS as u128;
                 let (n, current) = match (d, cur) {
                     (Domain::Float { lo, hi, log }, Some(Node::Value(Value::Float(x)))) => {
                         (FLOAT_BINS, float_bin_of(*lo, *hi, *log, *x))
                     }
                     (Domain::Float { .. }, _) => (FLOAT_BINS, 0),
-                    (_, Some(Node::Value(v))) => (
-                        d.len().unwrap_or(1) as u32,
-                        d.index_of(v).unwrap_or(0) as u32,
-                    ),
-                    _ => (d.len().unwrap_or(1) as u32, 0),
+                    (_, Some(Node::Value(v))) if binned => {
+                        (VALUE_BINS, value_bin_of(len, d.index_of(v).unwrap_or(0)))
+                    }
+                    (_, _) if binned => (VALUE_BINS, 0),
+                    (_, Some(Node::Value(v))) => (len as u32, d.index_of(v).unwrap_or(0) as u32),
+                    _ => (len as u32, 0),
                 };
                 if n <= 1 {
                     return Node::Value(d.value_at(0).expect("checked domains are not empty"));
@@ -249,7 +267,11 @@ impl Walker<'_, '_, '_> {
                     Domain::Float { lo, hi, log } => {
                         Node::Value(Value::Float(float_bin_value(*lo, *hi, *log, i)))
                     }
-                    _ => Node::Value(d.value_at(i as u64).expect("index within the domain")),
+                    _ if binned => Node::Value(
+                        d.value_at(value_bin_index(len, i))
+                            .expect("a bin's middle lies within the domain"),
+                    ),
+                    _ => Node::Value(d.value_at(i as u128).expect("index within the domain")),
                 }
             }
             Expr::Repeat { item, min, max } => {

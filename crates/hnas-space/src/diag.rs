@@ -91,6 +91,49 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Most diagnostics one parse reports. Each one costs a scan of the text up to its place (for
+/// its line and column), so a generated file with a mistake on every line would otherwise
+/// take time quadratic in its length; the rest are counted in one closing diagnostic.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+/// Collects diagnostics up to [`MAX_DIAGNOSTICS`], counting the ones past it.
+#[derive(Debug, Default)]
+pub(crate) struct DiagSink {
+    pub items: Vec<Diagnostic>,
+    pub dropped: usize,
+}
+
+impl DiagSink {
+    /// Records a problem; `make` runs only while the list has room.
+    pub fn push(&mut self, make: impl FnOnce() -> Diagnostic) {
+        if self.items.len() < MAX_DIAGNOSTICS {
+            self.items.push(make());
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The recorded problems, with one more at the end of the text counting those left out.
+    pub fn finish(mut self, file: &str, text: &str) -> Vec<Diagnostic> {
+        if self.dropped > 0 {
+            self.items.push(Diagnostic::new(
+                file,
+                text,
+                text.len()..text.len(),
+                format!(
+                    "{} more problems are not listed (only the first {MAX_DIAGNOSTICS} are)",
+                    self.dropped
+                ),
+            ));
+        }
+        self.items
+    }
+}
+
 /// Several diagnostics from one source; the error type of parsing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostics {

@@ -111,7 +111,7 @@ impl Space {
             Expr::Ref(t) => self.unrank_ref(*t, lvl, idx),
             Expr::Literal(v) => Node::Value(v.clone()),
             Expr::Domain(d) => Node::Value(
-                d.value_at(idx.to_u64().unwrap_or(0))
+                d.value_at(idx.to_u128().unwrap_or(0))
                     .expect("discrete domain index within its count"),
             ),
             Expr::Repeat { item, min, max } => {

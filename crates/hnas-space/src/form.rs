@@ -363,7 +363,11 @@ impl Space {
         if let Some(e) = errs.into_iter().next() {
             return Err(diag(e.span, e.message));
         }
-        let mut p = SurfParser { toks, pos: 0 };
+        let mut p = SurfParser {
+            toks,
+            pos: 0,
+            depth: 0,
+        };
         let root = p.surf().map_err(|(s, m)| diag(s, m))?;
         let mut binds = Vec::new();
         while p.eat(';') {
@@ -883,6 +887,16 @@ fn value_json(v: &Value) -> Json {
 }
 
 fn json_surf(j: &Json) -> Result<S, String> {
+    json_surf_at(j, 0)
+}
+
+fn json_surf_at(j: &Json, depth: usize) -> Result<S, String> {
+    if depth >= MAX_NESTING {
+        return Err(format!(
+            "nesting deeper than {MAX_NESTING}: no candidate of a space nests its operations and lists deeper"
+        ));
+    }
+    let json_surf = |j: &Json| json_surf_at(j, depth + 1);
     let kind = match j {
         Json::Bool(b) => Surf::Val(Value::Bool(*b)),
         Json::Number(n) => match n.as_i64() {
@@ -940,6 +954,8 @@ fn json_surf(j: &Json) -> Result<S, String> {
 struct SurfParser {
     toks: Vec<Token>,
     pos: usize,
+    /// How many operations and lists enclose the item being read.
+    depth: usize,
 }
 
 impl SurfParser {
@@ -991,7 +1007,22 @@ impl SurfParser {
         }
     }
 
+    /// One item; no member of a space nests deeper than [`MAX_NESTING`], so a deeper text is
+    /// refused before it can exhaust the stack.
     fn surf(&mut self) -> Result<S, RErr> {
+        if self.depth >= MAX_NESTING {
+            return Err((
+                self.toks[self.pos].span.clone(),
+                format!("nesting deeper than {MAX_NESTING}: no candidate of a space nests its operations and lists deeper"),
+            ));
+        }
+        self.depth += 1;
+        let r = self.surf_item();
+        self.depth -= 1;
+        r
+    }
+
+    fn surf_item(&mut self) -> Result<S, RErr> {
         let start = self.toks[self.pos].span.start;
         let kind = match self.peek().clone() {
             Tok::Ident(w) if w == "true" || w == "false" => {

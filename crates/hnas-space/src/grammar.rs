@@ -4,6 +4,14 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+/// Deepest nesting a space may produce: a candidate's derivation tree (operations, rule
+/// names written alone as alternatives, lists of `repeat` and DAG cells, one level each) is
+/// at most this deep, and so is `repeat(..)` written inside `repeat(..)`. Every operation on
+/// candidates walks the tree recursively; this bound keeps the deepest walk well within a
+/// 2 MiB thread stack, even in an unoptimized build (about 270 levels fit; see
+/// `docs/fuzzing.md`).
+pub const MAX_NESTING: usize = 128;
+
 /// Index of a rule (nonterminal) in [`Grammar::rules`].
 pub type RuleId = usize;
 
@@ -82,11 +90,14 @@ pub enum Domain {
 }
 
 impl Domain {
-    /// Number of values; `None` for continuous domains.
-    pub fn len(&self) -> Option<u64> {
+    /// Number of values; `None` for continuous domains. An `int` domain over the whole i64
+    /// range has 2^64 values, one more than `u64` holds, hence `u128`.
+    pub fn len(&self) -> Option<u128> {
         match self {
-            Domain::Set(v) => Some(v.len() as u64),
-            Domain::Int { lo, hi, step } => Some(((hi - lo) / step + 1) as u64),
+            Domain::Set(v) => Some(v.len() as u128),
+            Domain::Int { lo, hi, step } => {
+                Some(((*hi as i128 - *lo as i128) / *step as i128 + 1) as u128)
+            }
             Domain::Float { .. } => None,
         }
     }
@@ -97,20 +108,29 @@ impl Domain {
     }
 
     /// The `i`-th value of a discrete domain.
-    pub fn value_at(&self, i: u64) -> Option<Value> {
+    pub fn value_at(&self, i: u128) -> Option<Value> {
         match self {
-            Domain::Set(v) => v.get(i as usize).cloned(),
-            Domain::Int { lo, step, .. } => Some(Value::Int(lo + step * i as i64)),
+            Domain::Set(v) => usize::try_from(i).ok().and_then(|i| v.get(i)).cloned(),
+            Domain::Int { lo, step, .. } => {
+                if i >= self.len()? {
+                    return None;
+                }
+                // Within the domain, so the sum lies in [lo, hi] and fits an i64.
+                let x = *lo as i128 + *step as i128 * i as i128;
+                i64::try_from(x).ok().map(Value::Int)
+            }
             Domain::Float { .. } => None,
         }
     }
 
     /// Position of `v` in a discrete domain, or whether it lies in a continuous one (`Some(0)`).
-    pub fn index_of(&self, v: &Value) -> Option<u64> {
+    pub fn index_of(&self, v: &Value) -> Option<u128> {
         match (self, v) {
-            (Domain::Set(vals), _) => vals.iter().position(|x| x == v).map(|i| i as u64),
+            (Domain::Set(vals), _) => vals.iter().position(|x| x == v).map(|i| i as u128),
             (Domain::Int { lo, hi, step }, Value::Int(x)) => {
-                (x >= lo && x <= hi && (x - lo) % step == 0).then(|| ((x - lo) / step) as u64)
+                let off = *x as i128 - *lo as i128;
+                (x >= lo && x <= hi && off % *step as i128 == 0)
+                    .then(|| (off / *step as i128) as u128)
             }
             (Domain::Float { lo, hi, .. }, Value::Float(x)) => (x >= lo && x <= hi).then_some(0),
             _ => None,

@@ -40,11 +40,11 @@ mod space;
 
 pub use candidate::{Candidate, Edge, Node, Path};
 pub use canon::fingerprint_text;
-pub use decide::{Chooser, Decision, DecisionKind, Point, FLOAT_BINS};
-pub use diag::{did_you_mean, Diagnostic, Diagnostics};
+pub use decide::{Chooser, Decision, DecisionKind, Point, FLOAT_BINS, VALUE_BINS};
+pub use diag::{did_you_mean, Diagnostic, Diagnostics, MAX_DIAGNOSTICS};
 pub use form::CANDIDATE_SOURCE;
 pub use grammar::{
-    Alt, AltKind, Arg, DagOutput, DagSpec, Domain, Expr, Grammar, Rule, RuleId, Value,
+    Alt, AltKind, Arg, DagOutput, DagSpec, Domain, Expr, Grammar, Rule, RuleId, Value, MAX_NESTING,
 };
 pub use mutate::{Site, SiteKind};
 pub use num_bigint::BigUint;

@@ -569,7 +569,7 @@ impl Space {
 
 /// Values one step from `v`: all others for small discrete domains, the adjacent ones otherwise.
 fn domain_neighbours(d: &Domain, v: &Value) -> Vec<Value> {
-    const SMALL: u64 = 64;
+    const SMALL: u128 = 64;
     match (d, d.len(), d.index_of(v)) {
         (_, Some(n), Some(i)) if n <= SMALL => (0..n)
             .filter(|&j| j != i)

@@ -3,8 +3,8 @@
 //! Hand-written recursive descent: the language is small, and this lets the parser
 //! recover at the next rule after an error so that one run reports several problems.
 
-use crate::diag::Diagnostic;
-use crate::grammar::Value;
+use crate::diag::{DiagSink, Diagnostic};
+use crate::grammar::{Value, MAX_NESTING};
 use crate::lexer::{lex, Tok, Token};
 use std::ops::Range;
 use std::sync::Arc;
@@ -91,7 +91,9 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     /// Parenthesis depth since the current rule began (guides error recovery).
     depth: i32,
-    pub diags: Vec<Diagnostic>,
+    /// How many `repeat(..)` enclose the expression being read.
+    nesting: usize,
+    diags: DiagSink,
 }
 
 type PResult<T> = Result<T, ()>;
@@ -99,16 +101,17 @@ type PResult<T> = Result<T, ()>;
 impl<'a> Parser<'a> {
     pub fn new(file: &'a str, text: &'a str) -> Self {
         let (toks, lex_errs) = lex(text);
-        let diags = lex_errs
-            .into_iter()
-            .map(|e| Diagnostic::new(file, text, e.span, e.message))
-            .collect();
+        let mut diags = DiagSink::default();
+        for e in lex_errs {
+            diags.push(|| Diagnostic::new(file, text, e.span, e.message));
+        }
         Parser {
             file,
             text,
             toks,
             pos: 0,
             depth: 0,
+            nesting: 0,
             diags,
         }
     }
@@ -154,8 +157,8 @@ impl<'a> Parser<'a> {
     }
 
     fn error<T>(&mut self, span: Range<usize>, msg: String) -> PResult<T> {
-        self.diags
-            .push(Diagnostic::new(self.file, self.text, span, msg));
+        let (file, text) = (self.file, self.text);
+        self.diags.push(|| Diagnostic::new(file, text, span, msg));
         Err(())
     }
 
@@ -182,13 +185,19 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Whether token `idx` is the first on its line: what lies between it and the token
+    /// before is a line break (comments run to the end of a line, so none can sit between a
+    /// line's start and its first token). Looks only at that gap, so that recovering over a
+    /// one-line file of a million tokens stays linear.
     fn starts_line(&self, idx: usize) -> bool {
         let start = self.toks[idx].span.start;
-        self.text[..start]
-            .rfind('\n')
-            .map_or(self.text[..start].trim().is_empty(), |nl| {
-                self.text[nl + 1..start].trim().is_empty()
-            })
+        let gap_start = if idx == 0 {
+            0
+        } else {
+            self.toks[idx - 1].span.end.min(start)
+        };
+        let gap = &self.text[gap_start..start];
+        gap.contains('\n') || (idx == 0 && gap.trim().is_empty())
     }
 
     /// Skips to a place where a new rule or directive plausibly begins: a line starting
@@ -227,6 +236,7 @@ impl<'a> Parser<'a> {
         };
         while *self.peek() != Tok::Eof {
             self.depth = 0;
+            self.nesting = 0;
             let r = if self.is_punct('@') {
                 self.directive(&mut out)
             } else {
@@ -236,7 +246,7 @@ impl<'a> Parser<'a> {
                 self.recover();
             }
         }
-        (out, self.diags)
+        (out, self.diags.finish(self.file, self.text))
     }
 
     fn directive(&mut self, out: &mut RawFile) -> PResult<()> {
@@ -427,7 +437,18 @@ impl<'a> Parser<'a> {
                         }
                     }
                     "repeat" => {
-                        let item = self.expr()?;
+                        if self.nesting >= MAX_NESTING {
+                            return self.error(
+                                start..self.prev_end(),
+                                format!(
+                                    "nesting deeper than {MAX_NESTING}: repeat(..) within {MAX_NESTING} enclosing repeat(..); expected at most {MAX_NESTING} levels"
+                                ),
+                            );
+                        }
+                        self.nesting += 1;
+                        let item = self.expr();
+                        self.nesting -= 1;
+                        let item = item?;
                         self.expect(',', "',' and a count after the repeated item")?;
                         let min = self.int("a whole-number count")?;
                         let mut max = min;

@@ -42,6 +42,8 @@ pub struct Space {
     /// Uniform-sampling weight of each alternative, per rule and level (not cumulative).
     pub(crate) uni_w: Vec<Vec<Vec<f64>>>,
     pub(crate) pcfg_cdf: Vec<Vec<Vec<f64>>>,
+    /// Per rule and level, the height of the tallest derivation tree (0 where none exists).
+    pub(crate) height: Vec<Vec<usize>>,
     pub(crate) continuous: bool,
 }
 
@@ -139,6 +141,39 @@ impl Space {
                 "the space is too large to count: more than 2^{MAX_COUNT_BITS} (about 10^19728) architectures; expected a smaller @max_depth or fewer repetitions"
             )));
         }
+        let roots = std::iter::once(space.g.start).chain(space.g.shared.iter().copied());
+        if let Some(r) = roots
+            .into_iter()
+            .find(|&r| space.height[r][0] > MAX_NESTING)
+        {
+            let path = space.tallest_path(r);
+            let names: Vec<&str> = path
+                .iter()
+                .map(|&t| space.g.rules[t].name.as_str())
+                .collect();
+            let shown = if names.len() > 6 {
+                format!(
+                    "{} -> .. -> {}",
+                    names[..4].join(" -> "),
+                    names[names.len() - 1]
+                )
+            } else {
+                names.join(" -> ")
+            };
+            let rule = &space.g.rules[r];
+            return Err(Diagnostics {
+                items: vec![Diagnostic::new(
+                    file,
+                    text,
+                    rule.span.start..rule.span.start + rule.name.len(),
+                    format!(
+                        "nesting deeper than {MAX_NESTING}: a derivation of '{}' nests {} levels of operations, lists and rule names ({shown}); expected at most {MAX_NESTING}",
+                        rule.name, space.height[r][0]
+                    ),
+                )],
+                text: text.to_string(),
+            });
+        }
         if space.counts[space.g.start][0].is_zero() {
             let depth = space.g.max_depth.unwrap_or(0);
             let name = &space.g.rules[space.g.start].name;
@@ -188,6 +223,7 @@ impl Space {
             uni_cdf: vec![vec![Vec::new(); levels]; n],
             uni_w: vec![vec![Vec::new(); levels]; n],
             pcfg_cdf: vec![vec![Vec::new(); levels]; n],
+            height: vec![vec![0; levels]; n],
             continuous: false,
             g,
             file: file.to_string(),
@@ -201,25 +237,36 @@ impl Space {
                 }
             }
         } else {
-            // Not recursive (the checker guarantees it): fill in dependency order.
-            let mut done = vec![false; n];
-            fn visit(s: &mut Space, r: RuleId, done: &mut Vec<bool>) {
-                if done[r] {
-                    return;
-                }
-                done[r] = true;
-                let deps: Vec<RuleId> = s.g.rules[r]
-                    .alts
+            // Not recursive (the checker guarantees it): fill in dependency order, found by
+            // a depth-first walk with an explicit stack (a chain of rules may be long).
+            let deps: Vec<Vec<RuleId>> =
+                s.g.rules
                     .iter()
-                    .flat_map(crate::check::alt_refs)
+                    .map(|r| r.alts.iter().flat_map(crate::check::alt_refs).collect())
                     .collect();
-                for d in deps {
-                    visit(s, d, done);
+            let mut done = vec![false; n];
+            let mut order = Vec::with_capacity(n);
+            for root in 0..n {
+                if done[root] {
+                    continue;
                 }
-                s.fill(r, 0);
+                done[root] = true;
+                let mut stack = vec![(root, 0usize)];
+                while let Some((r, i)) = stack.pop() {
+                    match deps[r].get(i) {
+                        Some(&d) => {
+                            stack.push((r, i + 1));
+                            if !done[d] {
+                                done[d] = true;
+                                stack.push((d, 0));
+                            }
+                        }
+                        None => order.push(r),
+                    }
+                }
             }
-            for r in 0..n {
-                visit(&mut s, r, &mut done);
+            for r in order {
+                s.fill(r, 0);
             }
         }
         s.continuous = s.g.rules.iter().any(|r| {
@@ -259,8 +306,87 @@ impl Space {
             self.pcfg_cdf[r][lvl] = cdf(&pw);
         }
         self.logc[r][lvl] = ln_total;
+        self.height[r][lvl] = alts
+            .iter()
+            .zip(&counts)
+            .filter(|(_, c)| !c.is_zero())
+            .map(|(a, _)| self.alt_height(a, lvl))
+            .max()
+            .unwrap_or(0);
         self.alt_counts[r][lvl] = counts;
         self.counts[r][lvl] = total;
+    }
+
+    /// Height of the tallest tree of an alternative: the choice node, then its children.
+    fn alt_height(&self, a: &Alt, lvl: usize) -> usize {
+        1 + match &a.kind {
+            AltKind::Op { args, .. } => args
+                .iter()
+                .map(|x| self.expr_height(&x.expr, lvl))
+                .max()
+                .unwrap_or(0),
+            AltKind::Ref(t) => self.ref_height(*t, lvl),
+            AltKind::Dag(d) => 1 + self.ref_height(d.edge, lvl),
+        }
+    }
+
+    fn ref_height(&self, t: RuleId, lvl: usize) -> usize {
+        if self.g.rules[t].shared {
+            1
+        } else {
+            self.height[t][self.child(lvl)]
+        }
+    }
+
+    fn expr_height(&self, e: &Expr, lvl: usize) -> usize {
+        match e {
+            Expr::Ref(t) => self.ref_height(*t, lvl),
+            Expr::Literal(_) | Expr::Domain(_) => 1,
+            Expr::Repeat { max: 0, .. } => 1,
+            Expr::Repeat { item, .. } => 1 + self.expr_height(item, lvl),
+        }
+    }
+
+    /// The rules along the tallest derivation of `r` at level 0, for the nesting error.
+    fn tallest_path(&self, r: RuleId) -> Vec<RuleId> {
+        let mut path = vec![r];
+        let (mut r, mut lvl) = (r, 0);
+        while path.len() <= MAX_NESTING + 1 {
+            let h = self.height[r][lvl];
+            let Some(a) = self.g.rules[r]
+                .alts
+                .iter()
+                .enumerate()
+                .filter(|(ai, _)| !self.alt_counts[r][lvl][*ai].is_zero())
+                .map(|(_, a)| a)
+                .find(|a| self.alt_height(a, lvl) == h)
+            else {
+                break;
+            };
+            let mut next = None;
+            match &a.kind {
+                AltKind::Ref(t) | AltKind::Dag(DagSpec { edge: t, .. }) => next = Some(*t),
+                AltKind::Op { args, .. } => {
+                    let best = args.iter().max_by_key(|x| self.expr_height(&x.expr, lvl));
+                    let mut e = best.map(|x| &x.expr);
+                    while let Some(Expr::Repeat { item, .. }) = e {
+                        e = Some(item);
+                    }
+                    if let Some(Expr::Ref(t)) = e {
+                        next = Some(*t);
+                    }
+                }
+            }
+            match next {
+                Some(t) if !self.g.rules[t].shared => {
+                    path.push(t);
+                    lvl = self.child(lvl);
+                    r = t;
+                }
+                _ => break,
+            }
+        }
+        path
     }
 
     /// The level below `lvl`.
@@ -548,9 +674,10 @@ fn log_sum_exp(ws: &[f64]) -> f64 {
 pub(crate) fn sample_domain(d: &Domain, rng: &mut impl Rng) -> Value {
     match d {
         Domain::Set(v) => v[rng.random_range(0..v.len())].clone(),
-        Domain::Int { lo, step, .. } => {
+        Domain::Int { .. } => {
             let n = d.len().unwrap_or(1);
-            Value::Int(lo + step * rng.random_range(0..n) as i64)
+            d.value_at(rng.random_range(0..n))
+                .expect("an index below the domain's length")
         }
         Domain::Float { lo, hi, log } => {
             let u: f64 = rng.random();
