@@ -85,9 +85,57 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// The large and deep inputs of issue 29, each parsed, checked and counted (or refused)
+/// whole. Before the fix: stack overflows, more than 20 s, or 4.9 s (docs/fuzzing.md).
+fn hostile(c: &mut Criterion) {
+    let chain = |n: usize| {
+        let mut s: String = (0..n).map(|i| format!("r{i} = r{}\n", i + 1)).collect();
+        s.push_str(&format!("r{n} = a | b\n"));
+        s
+    };
+    let nested = |n: usize| {
+        format!(
+            "net = seq(l = {}x{})",
+            "repeat(".repeat(n),
+            ", 1, 2)".repeat(n)
+        )
+    };
+    let set = |n: usize| {
+        let v: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        format!("net = conv(k = {{{}}})", v.join(", "))
+    };
+    let alts = |n: usize| {
+        let v: Vec<String> = (0..n).map(|i| format!("op{i}")).collect();
+        format!("net = {}", v.join(" | "))
+    };
+    let inputs = [
+        ("alias_chain_30000", chain(30_000)),
+        ("alias_chain_8000", chain(8_000)),
+        ("repeat_nested_100000", nested(100_000)),
+        ("set_200000", set(200_000)),
+        ("alternatives_40000", alts(40_000)),
+        (
+            "int_full_i64",
+            "net = lin(width = int(-9223372036854775808, 9223372036854775807))".to_string(),
+        ),
+        (
+            "dag_1000_nodes",
+            "cell = dag(nodes = 1000, edge = op)\nop = a | b".to_string(),
+        ),
+    ];
+    let mut g = c.benchmark_group("hostile");
+    g.sample_size(10);
+    for (name, text) in &inputs {
+        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| black_box(Space::parse("gen.hnas", text).map(|s| s.size())))
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
-    targets = bench
+    targets = bench, hostile
 }
 criterion_main!(benches);
