@@ -22,7 +22,7 @@ pub fn check_pipeline(text: &str, seed: u64) {
         Ok(space) => space,
     };
     let size = space.size();
-    assert!(size > 0u8.into());
+    assert!(size > 0u8.into(), "an accepted space counts 0:\n{text}");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     for mode in [SampleMode::Uniform, SampleMode::Weighted] {
         let c = space.sample(&mut rng, mode);

@@ -22,9 +22,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "hnas",
     version,
-    about = "Hierarchical neural architecture search"
+    about = "Hierarchical neural architecture search",
+    after_help = "Environment:\n  HNAS_DATA          folder holding benchmark tables (nb201/nb201.csv) to use instead of the\n                     NAS-Bench-201 table built into hnas; the same as --data\n  HNAS_DEVICE        where training runs: flex (CPU, default); tch, tch-cuda in builds with\n                     libtorch (see docs/training.md)\n  RAYON_NUM_THREADS  threads for CPU training and table work (default: one per core)"
 )]
 struct Cli {
+    /// Folder holding benchmark tables (nb201/nb201.csv) to read instead of the NAS-Bench-201
+    /// table built into hnas.
+    #[arg(long, global = true, value_name = "DIR", env = "HNAS_DATA")]
+    data: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,6 +65,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(dir) = &cli.data {
+        // The evaluators read the table's location from the environment, as a library
+        // user's program would set it; single-threaded here, before any work starts.
+        std::env::set_var("HNAS_DATA", dir);
+    }
     let result = match cli.command {
         Command::Space(cmd) => space_cmd::run(cmd),
         Command::Search(args) => search_cmd::run_search(args),

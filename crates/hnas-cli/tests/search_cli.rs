@@ -30,16 +30,6 @@ fn hnas() -> Command {
     Command::cargo_bin("hnas").unwrap()
 }
 
-fn have_nb201() -> bool {
-    match hnas_eval::nb201_table_path() {
-        Ok(_) => true,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!("CI=true: {e}"),
-        Err(e) => {
-            eprintln!("notice: skipping: {e}");
-            false
-        }
-    }
-}
 
 /// `hnas trials --format csv` as rows of (number, state, value, candidate).
 fn trials(study: &Path) -> Vec<(String, String, String, String)> {
@@ -86,9 +76,6 @@ fn trial_rows(csv_text: &[u8]) -> Vec<(String, String, String, String)> {
 
 #[test]
 fn search_on_nb201_prints_a_leaderboard_and_resumes_or_extends() {
-    if !have_nb201() {
-        return;
-    }
     let dir = tempdir("nb201");
     let study = dir.join("nb201.db");
     let args = |budget: &str| {
@@ -576,9 +563,6 @@ fn nb201_search() -> assert_cmd::Command {
 
 #[test]
 fn a_two_objective_search_prints_and_plots_its_front() {
-    if !have_nb201() {
-        return;
-    }
     let dir = tempdir("front");
     let study = dir.join("front.db");
     let study_s = study.display().to_string();
@@ -720,9 +704,6 @@ fn a_two_objective_search_prints_and_plots_its_front() {
 
 #[test]
 fn asha_spends_a_cost_budget_across_two_fidelities() {
-    if !have_nb201() {
-        return;
-    }
     let dir = tempdir("asha");
     let study = dir.join("asha.db");
     let study_s = study.display().to_string();
@@ -787,9 +768,6 @@ fn asha_spends_a_cost_budget_across_two_fidelities() {
 
 #[test]
 fn the_mnasnet_reward_is_the_stored_value() {
-    if !have_nb201() {
-        return;
-    }
     let dir = tempdir("mnas");
     let study = dir.join("mnas.db");
     nb201_search()

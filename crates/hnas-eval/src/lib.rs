@@ -15,7 +15,7 @@ mod nb201;
 mod tabular;
 
 pub use command::{CommandEvaluator, CommandSpec};
-pub use nb201::{nb201, nb201_table_path, NB201_DATASETS};
+pub use nb201::{nb201, nb201_csv, nb201_source, Nb201Source, NB201_DATASETS, NB201_ROWS};
 pub use tabular::{KeyForm, Tabular};
 
 use hnas_space::{Candidate, Space};

@@ -2,7 +2,9 @@
 
 use crate::tabular::{KeyForm, Tabular, View};
 use crate::EvalError;
+use std::io::Read;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 /// Dataset names of the presets and their column prefixes.
 pub const NB201_DATASETS: &[(&str, &str)] = &[
@@ -21,31 +23,72 @@ const HARDWARE: &[&str] = &[
     "latency_ms_pixel_litert",
 ];
 
-/// Where the NAS-Bench-201 table is: `$HNAS_DATA/nb201/nb201.csv`, else `shared/data` or
-/// `../shared/data` below the current directory, else beside the source tree.
-pub fn nb201_table_path() -> Result<PathBuf, EvalError> {
-    let mut tried = Vec::new();
-    let mut candidates = Vec::new();
-    if let Some(d) = std::env::var_os("HNAS_DATA") {
-        candidates.push(PathBuf::from(d));
-    }
-    candidates.push(PathBuf::from("../shared/data"));
-    candidates.push(PathBuf::from("shared/data"));
-    candidates.push(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data"
-    )));
-    for d in candidates {
-        let p = d.join("nb201/nb201.csv");
-        if p.is_file() {
-            return Ok(p);
+/// The NAS-Bench-201 table that comes with hnas: gzip-compressed, embedded in the binary so
+/// that an installed `hnas` needs no setup (provenance, licences and checksum:
+/// `crates/hnas-eval/data/README.md`).
+const EMBEDDED: &[u8] = include_bytes!("../data/nb201.csv.gz");
+
+/// Rows of the NAS-Bench-201 table: one per cell.
+pub const NB201_ROWS: usize = 15_625;
+
+/// Where the NAS-Bench-201 table comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Nb201Source {
+    /// `$HNAS_DATA/nb201/nb201.csv` (the `--data` flag sets `HNAS_DATA`).
+    File(PathBuf),
+    /// The copy built into hnas.
+    Embedded,
+}
+
+impl std::fmt::Display for Nb201Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Nb201Source::File(p) => write!(f, "{}", p.display()),
+            Nb201Source::Embedded => f.write_str("the NAS-Bench-201 table built into hnas"),
         }
-        tried.push(p.display().to_string());
     }
-    Err(EvalError::Fatal(format!(
-        "NAS-Bench-201 table not found (looked for {}); set HNAS_DATA to the folder holding nb201/nb201.csv",
-        tried.join(", ")
-    )))
+}
+
+/// `$HNAS_DATA/nb201/nb201.csv` when `HNAS_DATA` is set, else the built-in copy.
+pub fn nb201_source() -> Nb201Source {
+    match std::env::var_os("HNAS_DATA") {
+        Some(d) if !d.is_empty() => Nb201Source::File(PathBuf::from(d).join("nb201/nb201.csv")),
+        _ => Nb201Source::Embedded,
+    }
+}
+
+/// The NAS-Bench-201 table as CSV text, from [`nb201_source`]. The built-in copy is
+/// decompressed once per process.
+pub fn nb201_csv() -> Result<(Nb201Source, Arc<str>), EvalError> {
+    static BUILT_IN: OnceLock<Result<Arc<str>, String>> = OnceLock::new();
+    let source = nb201_source();
+    let text = match &source {
+        Nb201Source::File(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                EvalError::Fatal(format!(
+                    "HNAS_DATA names {}, but {} cannot be read ({e}); expected the NAS-Bench-201 table there, or HNAS_DATA unset to use the table built into hnas",
+                    p.parent().and_then(|d| d.parent()).unwrap_or(p).display(),
+                    p.display()
+                ))
+            })?;
+            Arc::from(text)
+        }
+        Nb201Source::Embedded => BUILT_IN
+            .get_or_init(|| {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(EMBEDDED)
+                    .read_to_string(&mut text)
+                    .map_err(|e| {
+                        format!(
+                            "the NAS-Bench-201 table built into hnas is corrupt ({e}); rebuild hnas, or set HNAS_DATA to a folder holding nb201/nb201.csv"
+                        )
+                    })?;
+                Ok(Arc::from(text))
+            })
+            .clone()
+            .map_err(EvalError::Fatal)?,
+    };
+    Ok((source, text))
 }
 
 /// The NAS-Bench-201 evaluator for one dataset.
@@ -77,19 +120,26 @@ pub fn nb201(dataset: &str) -> Result<Tabular, EvalError> {
                 names.join(", ")
             ))
         })?;
-    let path = nb201_table_path()?;
+    let (source, text) = nb201_csv()?;
     let v12 = format!("{prefix}_valid_12");
     let t12 = format!("{prefix}_test_12");
     let t200 = format!("{prefix}_test_200");
     let mut cols: Vec<&str> = vec![&v12, &t12, &t200];
     cols.extend(HARDWARE);
-    let mut t = Tabular::from_csv(
+    let mut t = Tabular::from_csv_text(
         &format!("nb201:{dataset}"),
-        &path,
+        &source.to_string(),
+        &text,
         "arch",
         KeyForm::Nb201,
         Some(&cols),
     )?;
+    if t.len() != NB201_ROWS {
+        return Err(EvalError::Fatal(format!(
+            "{source} has {} rows; NAS-Bench-201 has {NB201_ROWS}, one per cell (is the file cut short?)",
+            t.len()
+        )));
+    }
     let col = |name: &str| t.column(name).expect("requested column");
     let hw: Vec<(String, usize)> = HARDWARE.iter().map(|h| (h.to_string(), col(h))).collect();
     let named = |pairs: &[(&str, &str)]| -> Vec<(String, usize)> {

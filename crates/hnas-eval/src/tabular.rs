@@ -48,9 +48,34 @@ impl Tabular {
         metrics: Option<&[&str]>,
     ) -> Result<Tabular, EvalError> {
         let shown = path.display().to_string();
+        let rdr = csv::Reader::from_path(path)
+            .map_err(|e| EvalError::Fatal(format!("cannot read table {shown}: {e}")))?;
+        Self::from_reader(name, &shown, rdr, key, key_form, metrics)
+    }
+
+    /// As [`Tabular::from_csv`], from CSV text; `shown` names it in errors.
+    pub fn from_csv_text(
+        name: &str,
+        shown: &str,
+        text: &str,
+        key: &str,
+        key_form: KeyForm,
+        metrics: Option<&[&str]>,
+    ) -> Result<Tabular, EvalError> {
+        let rdr = csv::Reader::from_reader(text.as_bytes());
+        Self::from_reader(name, shown, rdr, key, key_form, metrics)
+    }
+
+    fn from_reader<R: std::io::Read>(
+        name: &str,
+        shown: &str,
+        mut rdr: csv::Reader<R>,
+        key: &str,
+        key_form: KeyForm,
+        metrics: Option<&[&str]>,
+    ) -> Result<Tabular, EvalError> {
+        let shown = shown.to_string();
         let fatal = |m: String| EvalError::Fatal(m);
-        let mut rdr = csv::Reader::from_path(path)
-            .map_err(|e| fatal(format!("cannot read table {shown}: {e}")))?;
         let header: Vec<String> = rdr
             .headers()
             .map_err(|e| fatal(format!("{shown}: malformed header: {e}")))?

@@ -8,16 +8,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn have_nb201() -> bool {
-    match hnas_eval::nb201_table_path() {
-        Ok(_) => true,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!("CI=true: {e}"),
-        Err(e) => {
-            eprintln!("notice: skipping: {e}");
-            false
-        }
-    }
-}
 
 fn nb201_space() -> Space {
     Space::from_file(&root().join("examples/spaces/nb201.hnas")).unwrap()
@@ -25,9 +15,6 @@ fn nb201_space() -> Space {
 
 #[test]
 fn nb201_presets_read_the_table_with_their_fidelities() {
-    if !have_nb201() {
-        return;
-    }
     let space = nb201_space();
     let e = from_name("nb201:cifar10").unwrap();
     // The CIFAR-10 optimum, index 6111.
@@ -81,9 +68,6 @@ fn nb201_presets_read_the_table_with_their_fidelities() {
 
 #[test]
 fn nb201_refuses_spaces_that_are_not_nb201_cells() {
-    if !have_nb201() {
-        return;
-    }
     let e = from_name("nb201:cifar10").unwrap();
     let other = Space::parse("mlp.hnas", "net = mlp(width = {8, 16})").unwrap();
     let err = e.check_space(&other).unwrap_err().to_string();

@@ -181,6 +181,30 @@ impl Space {
                 "no architecture of '{name}' fits within @max_depth {depth}; expected a larger depth limit"
             )));
         }
+        // A shared rule is decided once, at the top: if none of its expansions fits, no
+        // candidate exists (found by fuzzing: the count was 0 and sampling panicked).
+        if let Some(&r) = space
+            .g
+            .shared
+            .iter()
+            .find(|&&r| space.counts[r][0].is_zero())
+        {
+            let depth = space.g.max_depth.unwrap_or(0);
+            let rule = &space.g.rules[r];
+            let name_at = rule.span.start + text[rule.span.clone()].find(&rule.name).unwrap_or(0);
+            return Err(Diagnostics {
+                items: vec![Diagnostic::new(
+                    file,
+                    text,
+                    name_at..name_at + rule.name.len(),
+                    format!(
+                        "no expansion of shared rule '{}' fits within @max_depth {depth} (shared choices are made at depth 0); expected a larger depth limit",
+                        rule.name
+                    ),
+                )],
+                text: text.to_string(),
+            });
+        }
         Ok(space)
     }
 

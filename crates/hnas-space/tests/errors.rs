@@ -245,3 +245,16 @@ fn a_space_too_large_to_count_is_refused_quickly() {
     let ok = text.replace("@max_depth 51", "@max_depth 5");
     assert!(Space::parse("deep.hnas", &ok).is_ok());
 }
+
+#[test]
+fn a_fuzz_found_shared_rule_that_fits_nowhere_is_refused() {
+    let text = include_str!("fuzz_found/shared_out_of_depth.hnas");
+    let d = Space::parse("crash.hnas", text).unwrap_err();
+    assert_eq!((d.items[0].line, d.items[0].col), (3, 8), "{d}");
+    assert!(
+        d.items[0]
+            .message
+            .starts_with("no expansion of shared rule 'r1' fits within @max_depth 0"),
+        "{d}"
+    );
+}

@@ -11,7 +11,7 @@
 //! class-mean accuracies.
 //!
 //! `cargo run --release -p hnas-study --example nb201_front_ceiling` (reads the table from
-//! `HNAS_DATA` or `../shared/data`).
+//! `HNAS_DATA`, else the copy built into hnas).
 
 use hnas_eval::Evaluator;
 use hnas_search::pareto::{add_non_dominated, hypervolume};

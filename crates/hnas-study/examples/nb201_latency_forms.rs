@@ -10,7 +10,7 @@
 //! search that does not read the table cannot know which member that is.
 //!
 //! `cargo run --release -p hnas-study --example nb201_latency_forms` (reads the table from
-//! `HNAS_DATA` or `../shared/data`).
+//! `HNAS_DATA`, else the copy built into hnas).
 
 use hnas_space::{Candidate, Space};
 use rand::{Rng, SeedableRng};
@@ -75,8 +75,7 @@ fn rmse(xs: &[[f64; P]], ys: &[f64]) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = include_str!("../../../examples/spaces/nb201.hnas");
     let space = Space::parse("nb201.hnas", text).map_err(|d| d.to_string())?;
-    let path = hnas_eval::nb201_table_path()?;
-    let table = std::fs::read_to_string(&path)?;
+    let (_, table) = hnas_eval::nb201_csv()?;
     let mut lines = table.lines();
     let header: Vec<&str> = lines.next().ok_or("empty table")?.split(',').collect();
     let col = |name: &str| {

@@ -17,32 +17,16 @@ pub fn example(name: &str) -> Space {
 
 pub const EXAMPLES: &[&str] = &["nb201", "mnasnet", "darts", "einspace", "mlp", "agent"];
 
-/// The shared data directory: `$HNAS_DATA`, else `../shared/data` beside the repository.
-/// `None` (with a printed notice) when absent, except under `CI=true`, where absence fails.
-pub fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("HNAS_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/data"));
-    if dir.join("nb201/nb201.csv").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "CI=true but the NAS-Bench-201 table is missing at {}",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "notice: skipping: NAS-Bench-201 table not found at {} (set HNAS_DATA)",
-        dir.display()
-    );
-    None
-}
-
 /// (index, arch string, latency_ms_pi5_onnx) for every NB201 row.
+/// Read from the project's own copy of the table (the one hnas-eval embeds).
 pub fn nb201_rows() -> Option<Vec<(usize, String, String)>> {
-    let dir = data_dir()?;
-    let text = std::fs::read_to_string(dir.join("nb201/nb201.csv")).expect("readable table");
+    use std::io::Read;
+    let gz = std::fs::read(repo_root().join("crates/hnas-eval/data/nb201.csv.gz"))
+        .expect("the project's NAS-Bench-201 table");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut text)
+        .expect("a readable gzip table");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
     let lat = header
