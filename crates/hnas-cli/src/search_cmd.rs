@@ -1,6 +1,5 @@
 //! `hnas search` and `hnas trials`.
 
-use crate::space_cmd::load;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -32,17 +31,18 @@ pub struct SearchArgs {
     pub strategy: Option<String>,
     /// Number of trials that count toward the budget. Default 100 (unlimited when only
     /// --budget-cost is given).
-    #[arg(long)]
+    #[arg(long, value_parser = trial_count, allow_hyphen_values = true)]
     pub budget: Option<u64>,
     /// A budget in the evaluator's cost unit (epochs for nb201:*): the search stops once
     /// its trials have cost this much.
-    #[arg(long)]
+    #[arg(long, value_parser = positive_cost, allow_hyphen_values = true)]
     pub budget_cost: Option<f64>,
     /// Seed of every random decision. Default 0.
     #[arg(long)]
     pub seed: Option<u64>,
     /// The study file (SQLite), or a PostgreSQL URL postgres://USER@HOST/DB?study=NAME.
-    /// Default runs/SPACE-STRATEGY-sSEED.db.
+    /// Default runs/SPACE-EVALUATOR-STRATEGY-sSEED.db (plus the objectives when not the
+    /// evaluator's default). An existing study resumes with its stored settings.
     #[arg(long)]
     pub study: Option<PathBuf>,
     /// max:METRIC, min:METRIC, or MnasNet's reward mnas:ACC,LAT,TARGET[,ALPHA[,BETA]].
@@ -74,6 +74,32 @@ pub struct SearchArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Replace the study file if it exists, instead of resuming it (its trials are lost).
+    #[arg(long)]
+    pub force_new: bool,
+}
+
+/// `--budget`: a whole number of trials, at least one, said as a sentence when it is not.
+fn trial_count(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<i128>() {
+        Ok(n) if n >= 1 && n <= u64::MAX as i128 => Ok(n as u64),
+        Ok(n) => Err(format!(
+            "{n} trials is no budget; expected a whole number of trials, at least 1"
+        )),
+        Err(_) => Err(format!(
+            "'{s}' is not a number of trials; expected a whole number, at least 1"
+        )),
+    }
+}
+
+/// `--budget-cost`: a positive amount of the evaluator's cost unit.
+fn positive_cost(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!(
+            "'{s}' is no cost budget; expected a positive number (of epochs for nb201:*)"
+        )),
+    }
 }
 
 /// The study's settings and where it is stored, after merging file and flags.
@@ -91,6 +117,7 @@ const TOML_KEYS: &[&str] = &[
     "study",
     "objective",
     "constraints",
+    "budget_cost",
     "max_cost",
     "reference",
     "report",
@@ -112,23 +139,18 @@ pub fn evaluator_from_name(name: &str) -> Result<Box<dyn Evaluator>> {
     }
 }
 
-/// Checks a study's space: the embedded default is parsed from memory, any other from its file
-/// (so that errors show with file:line:col).
+/// Checks a study's space from the text in its settings (read from its file, or stored with
+/// the study), named by its file so that errors show file:line:col.
 pub fn load_space(settings: &Settings) -> Result<hnas_space::Space> {
-    if settings.space_file == hnas_train::DEFAULT_SPACE_NAME
-        && !Path::new(&settings.space_file).exists()
-    {
-        return hnas_space::Space::parse(&settings.space_file, &settings.space)
-            .map_err(|d| anyhow!("embedded space:\n{}", d.render()));
-    }
-    load(Path::new(&settings.space_file))
+    hnas_space::Space::parse(&settings.space_file, &settings.space)
+        .map_err(|d| anyhow!("{}", d.render().trim_end()))
 }
 
 /// The objective and report metrics a preset evaluator is searched with by default.
 pub fn default_objective(evaluator: &str) -> Option<(String, Vec<String>)> {
     if evaluator.starts_with("nb201:") {
         Some(("max:valid_12".into(), vec!["test_200".into()]))
-    } else if evaluator == "hash" {
+    } else if evaluator == "hash" || evaluator.starts_with("sleep:") {
         Some(("max:score".into(), vec![]))
     } else if evaluator.starts_with("train:") {
         Some((
@@ -219,10 +241,12 @@ fn read_toml(path: &Path, args: &mut SearchArgs) -> Result<()> {
                 args.strategy.get_or_insert(spec);
             }
             "budget" | "seed" => {
+                let least = if k == "budget" { 1 } else { 0 };
                 let n = v
                     .as_integer()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| bad("a whole number"))? as u64;
+                    .filter(|n| *n >= least)
+                    .ok_or_else(|| bad(&format!("a whole number, at least {least}")))?
+                    as u64;
                 if k == "budget" {
                     args.budget.get_or_insert(n);
                 } else {
@@ -252,11 +276,13 @@ fn read_toml(path: &Path, args: &mut SearchArgs) -> Result<()> {
                     *target = list;
                 }
             }
-            "max_cost" => {
+            // `max_cost` is the older name of `budget_cost`, kept so that old files still read.
+            "budget_cost" | "max_cost" => {
                 let f = v
                     .as_float()
                     .or_else(|| v.as_integer().map(|i| i as f64))
-                    .ok_or_else(|| bad("a number"))?;
+                    .filter(|f| *f > 0.0 && f.is_finite())
+                    .ok_or_else(|| bad("a positive number"))?;
                 args.budget_cost.get_or_insert(f);
             }
             "reference" => {
@@ -307,10 +333,93 @@ fn read_toml(path: &Path, args: &mut SearchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The settings of the study stored at `location`, if one is there.
+pub fn stored_settings(location: &Path) -> Result<Option<Settings>> {
+    let url = hnas_store::is_postgres_url(&location.to_string_lossy());
+    if !url && std::fs::metadata(location).map_or(true, |m| m.is_file() && m.len() == 0) {
+        // Absent, or created by a search killed before it recorded its study.
+        return Ok(None);
+    }
+    let store: Box<dyn Store> = if url {
+        store_at(location)?
+    } else {
+        Box::new(SqliteStore::open_read_only(location)?)
+    };
+    match store.study()? {
+        Some(rec) => Ok(Some(serde_json::from_str(&rec.settings).with_context(
+            || {
+                format!(
+                    "{}: the study's stored settings are unreadable",
+                    location.display()
+                )
+            },
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// Resuming `--study FILE` alone: every setting not given takes its stored value, so that
+/// the defaults of a new study never override the study's own.
+fn fill_from_stored(args: &mut SearchArgs, stored: &Settings) {
+    args.space
+        .get_or_insert_with(|| PathBuf::from(&stored.space_file));
+    args.evaluator
+        .get_or_insert_with(|| stored.evaluator.clone());
+    args.strategy.get_or_insert_with(|| stored.strategy.clone());
+    args.seed.get_or_insert(stored.seed);
+    if args.objective.is_empty() {
+        args.objective = stored.objectives.clone();
+    }
+    if args.constraint.is_empty() {
+        args.constraint = stored.constraints.clone();
+    }
+    if args.dedup.is_none() {
+        args.dedup = Some(stored.dedup.name().to_string());
+    }
+    if args.fidelity.is_none() {
+        args.fidelity = stored.fidelity;
+    }
+    if args.budget.is_none() && args.budget_cost.is_none() {
+        args.budget = Some(stored.budget);
+        args.budget_cost = stored.max_cost;
+    }
+    args.report.get_or_insert_with(|| stored.report.clone());
+}
+
+/// A short, file-name-safe form of an evaluator or objective for the default study name:
+/// its words joined by '-', with a hash of the whole when the text is long or has a path.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').to_string();
+    if out.len() <= 40 && !text.contains('/') {
+        return out;
+    }
+    let head: String = out.chars().take(24).collect();
+    let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+    format!("{}-{:08x}", head.trim_end_matches('-'), hash as u32)
+}
+
 /// Merges the study file and the flags into settings.
 pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
     if let Some(f) = args.file.clone() {
         read_toml(&f, &mut args)?;
+    }
+    let mut stored_text = None;
+    // With --force-new too: a replaced study keeps what the flags do not change.
+    if let Some(study) = args.study.clone() {
+        if let Some(stored) = stored_settings(&study)? {
+            fill_from_stored(&mut args, &stored);
+            if args.space.as_deref() == Some(Path::new(&stored.space_file)) {
+                stored_text = Some(stored.space.clone());
+            }
+        }
     }
     let embedded = args.space.is_none() && args.evaluator.is_none();
     if embedded {
@@ -333,7 +442,8 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
     })?;
     let strategy = args.strategy.clone().unwrap_or_else(|| "rea".into());
     let seed = args.seed.unwrap_or(0);
-    let (objectives, report) = match (args.objective.is_empty(), default_objective(&evaluator)) {
+    let preset = default_objective(&evaluator);
+    let (objectives, report) = match (args.objective.is_empty(), preset.clone()) {
         (false, preset) => (
             args.objective.clone(),
             args.report.clone().unwrap_or_else(|| {
@@ -361,20 +471,31 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
         Some(d) => Dedup::parse(d)
             .ok_or_else(|| anyhow!("unknown dedup policy '{d}'; expected reuse, skip or off"))?,
     };
-    let space_text = if embedded {
-        hnas_train::DEFAULT_SPACE.to_string()
-    } else {
-        std::fs::read_to_string(&space_path)
-            .with_context(|| format!("cannot read space file {}", space_path.display()))?
+    let space_text = match stored_text {
+        Some(text) => text,
+        None if embedded
+            || (space_path == Path::new(hnas_train::DEFAULT_SPACE_NAME)
+                && !space_path.exists()) =>
+        {
+            hnas_train::DEFAULT_SPACE.to_string()
+        }
+        None => std::fs::read_to_string(&space_path)
+            .with_context(|| format!("cannot read space file {}", space_path.display()))?,
     };
     let stem = space_path
         .file_stem()
         .map_or("study".into(), |s| s.to_string_lossy().to_string());
     let strategy_name = strategy.split(':').next().unwrap_or("s").to_string();
-    let study = args
-        .study
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/{stem}-{strategy_name}-s{seed}.db")));
+    let study = args.study.clone().unwrap_or_else(|| {
+        // Named for what makes a study: the space, the evaluator, the strategy, the seed, and
+        // the objectives where they are not the evaluator's default.
+        let mut name = format!("{stem}-{}-{strategy_name}-s{seed}", slug(&evaluator));
+        if preset.as_ref().is_none_or(|p| objectives != [p.0.clone()]) {
+            name.push('-');
+            name.push_str(&slug(&objectives.join("+")));
+        }
+        PathBuf::from(format!("runs/{name}.db"))
+    });
     let settings = Settings {
         space_file: space_path.display().to_string(),
         space: space_text,
@@ -393,7 +514,41 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
         fidelity: args.fidelity,
         dedup,
     };
+    if args.force_new {
+        // Replaced in run_search, once everything else has been checked.
+    } else if let Some(stored) = stored_settings(&study)? {
+        let diff = settings.differences(&stored);
+        if !diff.is_empty() {
+            bail!(
+                "{} already holds a study with other settings:\n  {}\nResume it as it is with 'hnas search --study {}' alone, start a new study with --study OTHER.db, or replace this one (its trials are lost) with --force-new",
+                study.display(),
+                diff.join("\n  "),
+                study.display()
+            );
+        }
+    }
     Ok((Resolved { settings, study }, args))
+}
+
+/// `--force-new`: removes a study file (and SQLite's companions) so that a new study starts.
+fn remove_study_file(path: &Path) -> Result<()> {
+    if hnas_store::is_postgres_url(&path.to_string_lossy()) {
+        bail!("--force-new replaces study files only; for PostgreSQL, name a new study (?study=OTHER)");
+    }
+    if path.exists() {
+        // Refuse to delete what is not a study (a typo naming another file).
+        SqliteStore::open_read_only(path).map_err(|e| {
+            anyhow!("--force-new: {e}; not removing a file that is not an hnas study")
+        })?;
+        for suffix in ["", "-wal", "-shm"] {
+            let p = PathBuf::from(format!("{}{suffix}", path.display()));
+            if p.exists() {
+                std::fs::remove_file(&p)
+                    .with_context(|| format!("--force-new: cannot remove {}", p.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The store a study location names: a `postgres://` URL or an SQLite file path.
@@ -414,7 +569,11 @@ pub fn open_existing(location: &Path) -> Result<Box<dyn Store>> {
             location.display()
         );
     }
-    store_at(location)
+    if url {
+        store_at(location)
+    } else {
+        Ok(Box::new(SqliteStore::open_read_only(location)?))
+    }
 }
 
 /// Opens a study (file or PostgreSQL URL) for a search, removing a file again if this call
@@ -465,7 +624,24 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     let budget = settings.budget;
     let max_cost = settings.max_cost;
     let cost_unit = evaluator.cost_unit().to_string();
+    // Everything is checked (metrics, constraints, the strategy, the space against the
+    // evaluator) before a study file is created or replaced: a mistake leaves nothing behind.
+    Study::open(
+        settings.clone(),
+        evaluator.clone(),
+        Box::new(hnas_store::MemoryStore::new()),
+    )?;
+    if args.force_new {
+        remove_study_file(&path)?;
+    }
     let mut study = open_study(settings, evaluator, &path)?;
+    let counted_before = study.trials().iter().filter(|t| t.counted).count() as u64;
+    if budget != u64::MAX && counted_before >= budget {
+        eprintln!(
+            "note: {} already has {counted_before} counted trials, and the budget is {budget}: nothing to run; a larger --budget extends the study",
+            path.display()
+        );
+    }
     // Trials are numbered from 0, as in the leaderboard; a resumed study goes on from its count.
     trial_bar.set_prefix(format!("trial {}", study.trials().len()));
     let objective = study.objective().clone();
@@ -699,7 +875,8 @@ fn best_line(t: &TrialRecord, objective: &Objective, report: &[String]) -> Strin
 
 fn fmt(v: Option<f64>) -> String {
     v.map_or("-".into(), |x| {
-        format!("{x:.4}")
+        // Adding 0.0 turns -0 into 0: "cost -0 epochs" reads as a bug.
+        format!("{:.4}", x + 0.0)
             .trim_end_matches('0')
             .trim_end_matches('.')
             .to_string()

@@ -48,8 +48,9 @@ fn hnas_data_overrides_the_built_in_table_and_says_what_it_needs() {
             _ => c.arg("--data").arg(&empty),
         };
         c.assert().failure().stderr(
-            predicate::str::contains(format!("{}", empty.join("nb201/nb201.csv").display()))
-                .and(predicate::str::contains("HNAS_DATA unset to use the table built into hnas")),
+            predicate::str::contains(format!("{}", empty.join("nb201/nb201.csv").display())).and(
+                predicate::str::contains("HNAS_DATA unset to use the table built into hnas"),
+            ),
         );
     }
     // A table cut short is refused, not half read.
@@ -58,7 +59,9 @@ fn hnas_data_overrides_the_built_in_table_and_says_what_it_needs() {
         use std::io::Read;
         let gz = std::fs::read(root().join("crates/hnas-eval/data/nb201.csv.gz")).unwrap();
         let mut s = String::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut s).unwrap();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut s)
+            .unwrap();
         s
     };
     let cut: String = full.lines().take(1001).map(|l| format!("{l}\n")).collect();
@@ -67,7 +70,9 @@ fn hnas_data_overrides_the_built_in_table_and_says_what_it_needs() {
         .env("HNAS_DATA", &empty)
         .assert()
         .failure()
-        .stderr(predicate::str::contains("has 1000 rows; NAS-Bench-201 has 15625"));
+        .stderr(predicate::str::contains(
+            "has 1000 rows; NAS-Bench-201 has 15625",
+        ));
     // The whole table through HNAS_DATA works as the built-in one does.
     std::fs::write(empty.join("nb201/nb201.csv"), full).unwrap();
     nb201_search(&dir.join("full.db"))
@@ -84,5 +89,286 @@ fn no_path_of_the_build_machine_leads_to_data() {
     assert!(
         !bin.windows(needle.len()).any(|w| w == needle),
         "the hnas binary mentions shared/data"
+    );
+}
+
+/// The CSV rows of `hnas trials` for a study: (number, state, candidate).
+fn trial_rows(study: &std::path::Path) -> Vec<String> {
+    let out = common::trials_in(&study.display().to_string(), "csv")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_failed_start_leaves_no_study_and_a_real_difference_is_shown_old_to_new() {
+    let dir = tempdir("newcomer", "failed-start");
+    let study = dir.join("s.db");
+    nb201_search(&study)
+        .args(["--objective", "max:valid_13"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("did you mean 'valid_12'?"));
+    assert!(!study.exists(), "a failed start left {}", study.display());
+    nb201_search(&study).assert().success();
+    let before = trial_rows(&study);
+    nb201_search(&study)
+        .args(["--strategy", "random", "--seed", "3"])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains(format!("{} already holds a study", study.display()))
+                .and(predicate::str::contains(
+                    "strategy: 'rea' (stored) → 'random' (given)",
+                ))
+                .and(predicate::str::contains("seed: '0' (stored) → '3' (given)"))
+                .and(predicate::str::contains("--force-new")),
+        );
+    assert_eq!(
+        trial_rows(&study),
+        before,
+        "a refused start changed the study"
+    );
+    // A wrong flag with --force-new replaces nothing.
+    nb201_search(&study)
+        .args([
+            "--strategy",
+            "random",
+            "--objective",
+            "max:bogus",
+            "--force-new",
+        ])
+        .assert()
+        .failure();
+    assert_eq!(trial_rows(&study), before);
+    nb201_search(&study)
+        .args(["--strategy", "random", "--seed", "3", "--force-new"])
+        .assert()
+        .success();
+    assert_ne!(trial_rows(&study), before, "--force-new did not start anew");
+}
+
+#[test]
+fn the_default_study_name_says_the_evaluator_and_a_non_default_objective() {
+    let dir = tempdir("newcomer", "names");
+    let run = |extra: &[&str]| {
+        hnas()
+            .current_dir(&dir)
+            .env_remove("HNAS_DATA")
+            .args([
+                "search",
+                "--space",
+                &example("nb201"),
+                "--budget",
+                "2",
+                "-q",
+            ])
+            .args(extra)
+            .assert()
+            .success();
+    };
+    run(&["--evaluator", "nb201:cifar10"]);
+    run(&["--evaluator", "nb201:cifar100"]);
+    run(&[
+        "--evaluator",
+        "nb201:cifar10",
+        "--objective",
+        "max:test_200",
+    ]);
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".db"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "nb201-nb201-cifar10-rea-s0-max-test_200.db",
+            "nb201-nb201-cifar10-rea-s0.db",
+            "nb201-nb201-cifar100-rea-s0.db"
+        ]
+    );
+}
+
+#[test]
+fn a_study_resumes_from_its_file_alone_with_its_stored_settings() {
+    let dir = tempdir("newcomer", "resume");
+    let study = dir.join("s.db");
+    // A copy of the space that is then removed: the study keeps the text it was bound to.
+    let space = dir.join("cell.hnas");
+    std::fs::copy(example("nb201"), &space).unwrap();
+    hnas()
+        .env_remove("HNAS_DATA")
+        .args(["search", "--space", &space.display().to_string()])
+        .args([
+            "--evaluator",
+            "nb201:cifar100",
+            "--strategy",
+            "random",
+            "--seed",
+            "7",
+        ])
+        .args(["--objective", "max:test_200", "--budget", "4", "-q"])
+        .arg("--study")
+        .arg(&study)
+        .assert()
+        .success();
+    std::fs::remove_file(&space).unwrap();
+    let first = trial_rows(&study);
+    hnas()
+        .env_remove("HNAS_DATA")
+        .args(["search", "--budget", "8", "-q", "--study"])
+        .arg(&study)
+        .assert()
+        .success();
+    let resumed = trial_rows(&study);
+    assert_eq!(resumed.len(), 8);
+    assert_eq!(resumed[..4], first[..]);
+    // The same eight trials as one uninterrupted run with those settings.
+    let fresh = dir.join("fresh.db");
+    hnas()
+        .env_remove("HNAS_DATA")
+        .args(["search", "--space", &example("nb201")])
+        .args([
+            "--evaluator",
+            "nb201:cifar100",
+            "--strategy",
+            "random",
+            "--seed",
+            "7",
+        ])
+        .args([
+            "--objective",
+            "max:test_200",
+            "--budget",
+            "8",
+            "-q",
+            "--study",
+        ])
+        .arg(&fresh)
+        .assert()
+        .success();
+    let strip = |rows: Vec<String>| -> Vec<String> {
+        // number, state, value, candidate: the columns that do not depend on timing.
+        rows.iter()
+            .map(|r| r.split(',').take(4).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(strip(resumed), strip(trial_rows(&fresh)));
+    // A smaller budget says there is nothing to run.
+    hnas()
+        .args(["search", "--budget", "3", "-q", "--study"])
+        .arg(&study)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "already has 8 counted trials, and the budget is 3",
+        ));
+}
+
+#[test]
+fn read_only_and_foreign_files_say_what_they_are() {
+    let dir = tempdir("newcomer", "files");
+    let study = dir.join("s.db");
+    nb201_search(&study).assert().success();
+    let mut perm = std::fs::metadata(&study).unwrap().permissions();
+    perm.set_readonly(true);
+    std::fs::set_permissions(&study, perm).unwrap();
+    nb201_search(&study)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("the study file is read-only"));
+    assert_eq!(trial_rows(&study).len(), 5, "a read-only study still lists");
+    let text = dir.join("notes.db");
+    std::fs::write(&text, "not a database at all, but long enough for a header").unwrap();
+    nb201_search(&text)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "not an hnas study: the file is not an SQLite database",
+        ));
+}
+
+#[test]
+fn bad_numbers_get_sentences_and_a_closed_pipe_is_no_error() {
+    let dir = tempdir("newcomer", "numbers");
+    for bad in ["0", "-1", "ten"] {
+        hnas()
+            .args([
+                "search",
+                "--space",
+                &example("nb201"),
+                "--evaluator",
+                "nb201:cifar10",
+            ])
+            .arg("--study")
+            .arg(dir.join("n.db"))
+            .args(["--budget", bad])
+            .assert()
+            .failure()
+            .stderr(
+                predicate::str::contains("expected a whole number")
+                    .and(predicate::str::contains("tip:").not()),
+            );
+    }
+    assert!(!dir.join("n.db").exists());
+    // A mismatched space names the space, the evaluator and what it expects.
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &example("mlp"),
+            "--evaluator",
+            "nb201:cifar10",
+        ])
+        .arg("--study")
+        .arg(dir.join("m.db"))
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("mlp.hnas does not fit evaluator 'nb201:cifar10'")
+                .and(predicate::str::contains("NAS-Bench-201 cells")),
+        );
+    // sleep:MS scores like hash, with the same default objective.
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &example("mlp"),
+            "--evaluator",
+            "sleep:1",
+            "-q",
+        ])
+        .args(["--budget", "2", "--study"])
+        .arg(dir.join("sleep.db"))
+        .assert()
+        .success();
+    // `hnas trials | head -1`: the reader closes early; hnas says nothing and exits 0.
+    let study = dir.join("s.db");
+    nb201_search(&study).assert().success();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' trials --study '{}' | head -1 >/dev/null; echo \"${{PIPESTATUS[0]:-}}\"",
+            assert_cmd::cargo::cargo_bin("hnas").display(),
+            study.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("Broken pipe"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -30,7 +30,6 @@ fn hnas() -> Command {
     Command::cargo_bin("hnas").unwrap()
 }
 
-
 /// `hnas trials --format csv` as rows of (number, state, value, candidate).
 fn trials(study: &Path) -> Vec<(String, String, String, String)> {
     trials_at(&study.display().to_string())
@@ -127,8 +126,8 @@ fn search_on_nb201_prints_a_leaderboard_and_resumes_or_extends() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "the study already exists with other settings (strategy: stored 'rea', given 'random'",
-        ));
+        "already holds a study with other settings:\n  strategy: 'rea' (stored) → 'random' (given)",
+    ));
     assert_eq!(trials(&study), extended);
 }
 

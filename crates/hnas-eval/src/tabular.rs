@@ -249,18 +249,20 @@ impl Evaluator for Tabular {
 
     fn check_space(&self, space: &Space) -> Result<(), EvalError> {
         if self.key_form == KeyForm::Nb201 {
-            space
-                .to_nb201(
-                    &space
-                        .unrank(&Default::default())
-                        .map_err(|e| EvalError::Fatal(e.to_string()))?,
-                )
-                .map_err(|e| {
-                    EvalError::Fatal(format!(
-                        "evaluator '{}' reads NAS-Bench-201 cells, but {}",
-                        self.name, e
-                    ))
-                })?;
+            // Any member shows the space's shape: take the first feasible option everywhere
+            // (works for continuous spaces too, which cannot be ranked).
+            let first = space.derive(&mut |p: &hnas_space::Point<'_>| {
+                p.weights.iter().position(|&w| w > 0.0).unwrap_or(0) as u32
+            });
+            space.to_nb201(&first).map_err(|e| {
+                let why = e.to_string();
+                let why = why.strip_prefix("not a NAS-Bench-201 cell: ").unwrap_or(&why);
+                EvalError::Fatal(format!(
+                    "space {} does not fit evaluator '{}': it looks up NAS-Bench-201 cells (a dag of 4 nodes whose 6 edges each choose none, skip_connect, nor_conv_1x1, nor_conv_3x3 or avg_pool_3x3, as in examples/spaces/nb201.hnas), but {why}",
+                    space.file_name(),
+                    self.name
+                ))
+            })?;
         }
         Ok(())
     }

@@ -8,7 +8,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-
 fn nb201_space() -> Space {
     Space::from_file(&root().join("examples/spaces/nb201.hnas")).unwrap()
 }

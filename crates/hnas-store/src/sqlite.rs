@@ -50,35 +50,92 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens `path`, creating the file and the schema if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, false)
+    }
+
+    /// Opens an existing study for reading only (listing, reports): a read-only file works.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, true)
+    }
+
+    fn open_with(path: &Path, read_only: bool) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
         let err = |message: String| StoreError::Open {
             path: shown.clone(),
             message,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| err(format!("cannot create folder {}: {e}", dir.display())))?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.is_dir() {
+                return Err(err(
+                    "a folder, not a study file; expected a file path such as runs/study.db".into(),
+                ));
+            }
+            // What SQLite would say of a text file or an image ("file is not a database")
+            // reads as damage; a file of another kind is simply not a study.
+            let mut head = [0u8; 16];
+            let n = std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                .map_err(|e| err(format!("cannot read it: {e}")))?;
+            if n > 0 && head[..n] != b"SQLite format 3\0"[..n] {
+                return Err(err(
+                    "not an hnas study: the file is not an SQLite database; expected a file that 'hnas search --study FILE' wrote".into(),
+                ));
+            }
+            // Honoured even where the process could write anyway (root): the mode says the
+            // owner wants the file left alone.
+            if !read_only && meta.permissions().readonly() {
+                return Err(err(format!(
+                    "the study file is read-only, and a search writes every trial to it; make it writable (chmod u+w {shown}) or search into a copy ('hnas trials', 'hnas report' only read it)"
+                )));
+            }
+        } else if read_only {
+            return Err(err(
+                "no study file there; expected the file a 'hnas search --study FILE' wrote".into(),
+            ));
         }
-        let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
+        if !read_only {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| err(format!("cannot create folder {}: {e}", dir.display())))?;
+            }
+        }
+        let conn = if read_only {
+            Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        } else {
+            Connection::open(path)
+        }
+        .map_err(|e| err(e.to_string()))?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|_| err("not an SQLite database".into()))?;
+            .map_err(|_| err("not an hnas study: the file is not an SQLite database".into()))?;
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|_| err("not an SQLite database".into()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| err(e.to_string()))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|_| err("not an hnas study: the file is not an SQLite database".into()))?;
+        if !read_only {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| err(e.to_string()))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(|e| err(e.to_string()))?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(|e| err(e.to_string()))?;
         match (version, tables) {
-            (0, 0) => {
+            (0, 0) if !read_only => {
                 conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))
                     .map_err(|e| err(format!("cannot create the study schema: {e}")))?;
             }
+            (0, 0) => return Err(err("an empty SQLite database, not an hnas study yet".into())),
             (SCHEMA_VERSION, _) => {}
-            (0, _) => return Err(err("this SQLite file is not an hnas study (it holds other tables)".into())),
+            (0, _) => return Err(err("not an hnas study: an SQLite database holding other tables".into())),
+            (v, _) if v > SCHEMA_VERSION => {
+                return Err(err(format!(
+                    "written by a newer hnas (study schema version {v}; this hnas reads version {SCHEMA_VERSION}); open it with that hnas or a later one"
+                )))
+            }
             (v, _) => {
                 return Err(err(format!(
                     "study schema version {v} is not supported by this hnas (it reads version {SCHEMA_VERSION})"
@@ -320,7 +377,10 @@ mod tests {
         )
         .unwrap();
         let e = SqliteStore::open(&path).err().unwrap().to_string();
-        assert!(e.contains("not an SQLite database"), "{e}");
+        assert!(
+            e.contains("not an hnas study: the file is not an SQLite database"),
+            "{e}"
+        );
         let other = temp("other");
         Connection::open(&other)
             .unwrap()
@@ -328,5 +388,31 @@ mod tests {
             .unwrap();
         let e = SqliteStore::open(&other).err().unwrap().to_string();
         assert!(e.contains("not an hnas study"), "{e}");
+        let newer = temp("newer");
+        drop(SqliteStore::open(&newer).unwrap());
+        Connection::open(&newer)
+            .unwrap()
+            .pragma_update(None, "user_version", 7)
+            .unwrap();
+        let e = SqliteStore::open(&newer).err().unwrap().to_string();
+        assert!(
+            e.contains("written by a newer hnas (study schema version 7"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_read_only_file_is_read_but_not_searched_into() {
+        let path = temp("readonly");
+        let mut s = SqliteStore::open(&path).unwrap();
+        s.insert_trial(&trial(0)).unwrap();
+        drop(s);
+        let mut perm = std::fs::metadata(&path).unwrap().permissions();
+        perm.set_readonly(true);
+        std::fs::set_permissions(&path, perm).unwrap();
+        let e = SqliteStore::open(&path).err().unwrap().to_string();
+        assert!(e.contains("the study file is read-only"), "{e}");
+        let r = SqliteStore::open_read_only(&path).unwrap();
+        assert_eq!(r.trials().unwrap().len(), 1);
     }
 }

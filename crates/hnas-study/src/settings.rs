@@ -28,6 +28,15 @@ impl Dedup {
             _ => return None,
         })
     }
+
+    /// The name [`Dedup::parse`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dedup::Reuse => "reuse",
+            Dedup::Skip => "skip",
+            Dedup::Off => "off",
+        }
+    }
 }
 
 /// Everything that defines a study. Stored as JSON with the study; resuming requires the
@@ -82,7 +91,7 @@ impl Settings {
         let mut out = Vec::new();
         let mut check = |name: &str, a: String, b: String| {
             if a != b {
-                out.push(format!("{name}: stored '{b}', given '{a}'"));
+                out.push(format!("{name}: '{b}' (stored) → '{a}' (given)"));
             }
         };
         check("strategy", self.strategy.clone(), stored.strategy.clone());
@@ -114,8 +123,8 @@ impl Settings {
         );
         if self.space != stored.space {
             out.push(format!(
-                "space: the text of {} differs from the space stored with the study",
-                self.space_file
+                "space: the text of {} (given) differs from the space stored with the study (from {})",
+                self.space_file, stored.space_file
             ));
         }
         out

@@ -264,7 +264,7 @@ fn reopening_with_other_settings_is_refused() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("seed: stored '0', given '1'"), "{err}");
+    assert!(err.contains("seed: '0' (stored) → '1' (given)"), "{err}");
 }
 
 #[test]
