@@ -107,11 +107,29 @@ pub(crate) fn lex(text: &str) -> (Vec<Token>, Vec<LexError>) {
                         match esc {
                             '"' => s.push('"'),
                             '\\' => s.push('\\'),
+                            '/' => s.push('/'),
                             'n' => s.push('\n'),
                             't' => s.push('\t'),
+                            'r' => s.push('\r'),
+                            'b' => s.push('\u{8}'),
+                            'f' => s.push('\u{c}'),
+                            // JSON's \uXXXX (a surrogate pair for characters past U+FFFF):
+                            // candidates print strings with JSON's escapes, so a string holding
+                            // a control character must read back (found by fuzzing: a NUL).
+                            'u' => match json_unicode_escape(&text[i..]) {
+                                Some((ch, len)) => {
+                                    s.push(ch);
+                                    i += len;
+                                    continue;
+                                }
+                                None => errs.push(LexError {
+                                    span: i..i + 2,
+                                    message: "malformed \\u escape; expected \\u and four hex digits (a surrogate pair for characters past U+FFFF)".to_string(),
+                                }),
+                            },
                             _ => errs.push(LexError {
                                 span: i..i + 1 + esc.len_utf8(),
-                                message: "unknown escape; expected one of \\\" \\\\ \\n \\t"
+                                message: "unknown escape; expected one of \\\" \\\\ \\/ \\n \\t \\r \\b \\f \\uXXXX"
                                     .to_string(),
                             }),
                         }
@@ -185,6 +203,34 @@ fn number_end(b: &[u8], mut i: usize) -> usize {
         }
     }
     i
+}
+
+/// Reads `\uXXXX` (or a surrogate pair `\uD8xx\uDCxx`) at the start of `t`: the character
+/// and the bytes it took.
+fn json_unicode_escape(t: &str) -> Option<(char, usize)> {
+    let hex4 = |at: usize| -> Option<u32> {
+        let h = t.get(at..at + 4)?;
+        if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(h, 16).ok()
+    };
+    if !t.starts_with("\\u") {
+        return None;
+    }
+    let hi = hex4(2)?;
+    if (0xD800..0xDC00).contains(&hi) {
+        if !t.get(6..8).is_some_and(|p| p == "\\u") {
+            return None;
+        }
+        let lo = hex4(8)?;
+        if !(0xDC00..0xE000).contains(&lo) {
+            return None;
+        }
+        let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+        return char::from_u32(c).map(|ch| (ch, 12));
+    }
+    char::from_u32(hi).map(|ch| (ch, 6))
 }
 
 #[cfg(test)]

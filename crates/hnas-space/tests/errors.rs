@@ -258,3 +258,24 @@ fn a_fuzz_found_shared_rule_that_fits_nowhere_is_refused() {
         "{d}"
     );
 }
+
+#[test]
+fn a_fuzz_found_control_character_in_a_string_reads_back() {
+    // A NUL inside a string value printed as JSON's \u0000, which the lexer did not read.
+    let space = Space::parse(
+        "s.hnas",
+        "net = op(norm = {\"a\u{0}b\", \"c\\u00e9\\ud83d\\ude00\\r\"})",
+    )
+    .unwrap();
+    for c in space.enumerate().unwrap() {
+        let line = space.print(&c);
+        assert_eq!(space.parse_candidate(&line).unwrap(), c, "{line}");
+    }
+    let found = include_str!("fuzz_found/nul_in_string.hnas");
+    let space = Space::parse("found.hnas", found).unwrap();
+    for c in space.enumerate().unwrap() {
+        assert_eq!(space.parse_candidate(&space.print(&c)).unwrap(), c);
+    }
+    let e = Space::parse("s.hnas", "net = op(k = \"\\ud800x\")").unwrap_err();
+    assert!(e.to_string().contains("malformed \\u escape"), "{e}");
+}
