@@ -7,7 +7,7 @@ use hnas_eval::Evaluator;
 use hnas_store::{SqliteStore, Store, TrialRecord};
 use hnas_study::{Dedup, Event, Goals, Objective, Settings, Study};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -669,6 +669,18 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         .expect("valid template")
         .progress_chars("=> "),
     );
+    // A resumed study's bar starts where it stands, not at 0.
+    pb.set_position(if by_cost.is_some() {
+        study.spent() as u64
+    } else {
+        counted_before
+    });
+    let counted_now = Arc::new(std::sync::atomic::AtomicU64::new(counted_before));
+    on_interrupt(&path, &pb, &trial_bar, counted_now.clone());
+    // Without a terminal (nohup, SLURM, `| tee`) the bars draw nothing: one plain line per
+    // trial instead, at most one a second, flushed as it is written.
+    let plain = !args.quiet && !std::io::stderr().is_terminal();
+    let mut last_line: Option<std::time::Instant> = None;
     let mut spent = study.spent();
     let summary = study.run(&mut |ev| match ev {
         Event::Resumed { trials, unfinished } => {
@@ -694,11 +706,32 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
             } else {
                 counted
             });
+            counted_now.store(counted, std::sync::atomic::Ordering::Relaxed);
             if let Some(b) = best {
                 pb.set_message(best_line(b, &objective, &report));
             }
             trial_bar.set_position(0);
             trial_bar.set_prefix(format!("trial {}", trial.number + 1));
+            let last = counted >= budget;
+            if plain && (last || last_line.is_none_or(|t| t.elapsed().as_secs_f64() >= 1.0)) {
+                last_line = Some(std::time::Instant::now());
+                let of = if budget == u64::MAX {
+                    String::new()
+                } else {
+                    format!("/{budget}")
+                };
+                let outcome = match &trial.error {
+                    Some(e) => format!("{:?}: {}", trial.state, shorten(e, 60)),
+                    None => format!("{:?}", trial.state).to_lowercase(),
+                };
+                let best = best.map_or(String::new(), |b| {
+                    format!("; {}", best_line(b, &objective, &report))
+                });
+                eprintln!(
+                    "trial {} {outcome} [{counted}{of} counted]{best}",
+                    trial.number
+                );
+            }
         }
     })?;
     pb.finish_and_clear();
@@ -764,6 +797,42 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Ctrl-C: the bars are cleared, the trials in progress are put back to pending (they run
+/// again on resume; until then `hnas trials` shows them as interrupted, not as running), and
+/// the command to resume is printed. A study file is safe against any stop, so the process
+/// then just exits.
+fn on_interrupt(
+    path: &Path,
+    pb: &ProgressBar,
+    trial_bar: &ProgressBar,
+    counted: Arc<std::sync::atomic::AtomicU64>,
+) {
+    let (path, pb, trial_bar) = (path.to_path_buf(), pb.clone(), trial_bar.clone());
+    // Only the first handler of a process is installed; one search runs per process.
+    let _ = ctrlc::set_handler(move || {
+        trial_bar.finish_and_clear();
+        pb.abandon();
+        let is_url = hnas_store::is_postgres_url(&path.to_string_lossy());
+        if !is_url {
+            if let Ok(mut store) = SqliteStore::open(&path) {
+                for mut t in store.trials().unwrap_or_default() {
+                    if t.state == hnas_store::TrialState::Running {
+                        t.state = hnas_store::TrialState::Pending;
+                        t.error = Some("interrupted (Ctrl-C); runs again on resume".into());
+                        let _ = store.update_trial(&t);
+                    }
+                }
+            }
+        }
+        let k = counted.load(std::sync::atomic::Ordering::Relaxed);
+        eprintln!(
+            "\ninterrupted after {k} counted trials; resume with: hnas search --study {}",
+            path.display()
+        );
+        std::process::exit(130);
+    });
 }
 
 /// The bar of the trial being trained (hidden for evaluators that report no progress).

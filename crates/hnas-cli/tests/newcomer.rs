@@ -372,3 +372,95 @@ fn bad_numbers_get_sentences_and_a_closed_pipe_is_no_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn without_a_terminal_each_trial_gets_a_plain_line() {
+    let dir = tempdir("newcomer", "plain");
+    let out = hnas()
+        .args([
+            "search",
+            "--space",
+            &example("mlp"),
+            "--evaluator",
+            "sleep:1",
+        ])
+        .args(["--budget", "3", "--study"])
+        .arg(dir.join("p.db"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The first line comes at once and the last at the end, whatever the rate limit.
+    assert!(
+        err.contains("trial 0 complete [1/3 counted]; best score"),
+        "{err}"
+    );
+    assert!(err.contains("[3/3 counted]"), "{err}");
+}
+
+#[test]
+fn ctrl_c_says_how_to_resume_and_leaves_no_trial_running() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempdir("newcomer", "interrupt");
+    let study = dir.join("i.db");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hnas"))
+        .args([
+            "search",
+            "--space",
+            &example("mlp"),
+            "--evaluator",
+            "sleep:300",
+        ])
+        .args(["--budget", "50", "--study"])
+        .arg(&study)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    // Wait until a trial has finished (its plain line), then interrupt the next one.
+    while err.read_line(&mut line).unwrap() > 0 && !line.contains("trial 0 complete") {}
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        rest.contains(&format!(
+            "resume with: hnas search --study {}",
+            study.display()
+        )),
+        "{rest}"
+    );
+    let k: u64 = rest
+        .split("interrupted after ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the count of trials");
+    let rows = trial_rows(&study);
+    assert!(rows.iter().all(|r| !r.contains(",running,")), "{rows:?}");
+    assert!(rows.iter().any(|r| r.contains("interrupted")), "{rows:?}");
+    // The resumed run goes on from K: its lines count on from there, and the interrupted
+    // trial completes without its stale reason.
+    let out = hnas()
+        .args(["search", "--budget", &(k + 2).to_string(), "--study"])
+        .arg(&study)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("[{}/{} counted]", k + 2, k + 2)),
+        "{err}"
+    );
+    let rows = trial_rows(&study);
+    assert!(rows.iter().all(|r| r.contains(",complete,")), "{rows:?}");
+    assert!(rows.iter().all(|r| !r.contains("interrupted")), "{rows:?}");
+}

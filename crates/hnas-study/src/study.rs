@@ -747,6 +747,8 @@ impl Study {
                 t.state = TrialState::Complete;
                 t.value = self.goals.primary().value(&m);
                 t.metrics = m;
+                // A trial run again after an interrupt keeps no stale reason.
+                t.error = None;
             }
             Err(EvalError::Failed(reason)) => {
                 t.state = TrialState::Failed;
