@@ -220,7 +220,7 @@ fn json_unicode_escape(t: &str) -> Option<(char, usize)> {
     }
     let hi = hex4(2)?;
     if (0xD800..0xDC00).contains(&hi) {
-        if !t.get(6..8).is_some_and(|p| p == "\\u") {
+        if t.get(6..8) != Some("\\u") {
             return None;
         }
         let lo = hex4(8)?;
