@@ -126,8 +126,8 @@ fn small_grammar(u: &mut Unstructured) -> Result<String> {
 pub fn generate(u: &mut Unstructured) -> Result<String> {
     // Mostly around the nesting limit, sometimes huge (each huge input takes milliseconds).
     let big = |u: &mut Unstructured| -> Result<usize> {
-        Ok(match u.int_in_range(0..=7u8)? {
-            0..=5 => u.int_in_range(1..=300)?,
+        Ok(match u.int_in_range(0..=15u8)? {
+            0..=14 => u.int_in_range(1..=300)?,
             _ => u.int_in_range(1..=40_000)?,
         })
     };

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct IlluminateArgs {
-    /// The study file.
+    /// The study: a file, or a PostgreSQL URL postgres://USER@HOST/DB?study=NAME.
     #[arg(long)]
     pub study: PathBuf,
     /// First behaviour descriptor, SOURCE:lo:hi:bins (default: the study's mapelites x).

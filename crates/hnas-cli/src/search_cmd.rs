@@ -20,7 +20,8 @@ pub struct SearchArgs {
     pub space: Option<PathBuf>,
     /// The evaluator: nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COL][,form=line|nb201],
     /// command:["PROGRAM","ARG",...] (or command:{"argv": [...], "timeout": S, "retries": N, ...}),
-    /// train:mnist1d, train:fashion-mnist, train:idx:DIR, train:csv:FILE (options ,epochs=N,lr=X,...), hash.
+    /// train:mnist1d, train:fashion-mnist, train:idx:DIR, train:csv:FILE (options ,epochs=N,lr=X,...),
+    /// hash (a score from the candidate's hash, for testing), sleep:MS (hash, taking MS ms).
     /// With neither --space nor --evaluator: the default search (MNIST-1D, trained for real).
     #[arg(long)]
     pub evaluator: Option<String>,
@@ -74,6 +75,9 @@ pub struct SearchArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Show candidates whole in tables instead of cut to the terminal's width.
+    #[arg(long)]
+    pub wide: bool,
     /// Replace the study file if it exists, instead of resuming it (its trials are lost).
     #[arg(long)]
     pub force_new: bool,
@@ -776,6 +780,7 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
                 &front,
                 args.reference.as_deref(),
                 &report,
+                args.wide,
             )?;
         }
         return Ok(());
@@ -784,9 +789,13 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     if board.is_empty() {
         writeln!(out, "no feasible trial completed")?;
     } else {
-        writeln!(out, "{}", leaderboard(&board, &objective, &report))?;
+        writeln!(
+            out,
+            "{}",
+            leaderboard(&board, &objective, &report, args.wide)
+        )?;
         let best = board[0];
-        if best.candidate.chars().count() > CANDIDATE_WIDTH {
+        if !args.wide && table_width().is_some() {
             writeln!(out, "best (trial {}): {}", best.number, best.candidate)?;
         }
         writeln!(
@@ -857,6 +866,7 @@ fn write_front(
     front: &[&TrialRecord],
     reference: Option<&[f64]>,
     report: &[String],
+    wide: bool,
 ) -> Result<()> {
     let n = goals.objectives.len();
     let reference: Vec<f64> = match reference {
@@ -885,20 +895,23 @@ fn write_front(
             .unwrap_or(&0.0)
             .total_cmp(x.first().unwrap_or(&0.0))
     });
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    let mut header = vec!["trial".to_string()];
-    header.extend(goals.objectives.iter().map(|o| o.to_string()));
-    header.extend(report.iter().cloned());
-    header.push("candidate".into());
-    t.set_header(header);
-    for r in rows {
-        let mut row = vec![r.number.to_string()];
-        row.extend(goals.objectives.iter().map(|o| fmt(o.value(&r.metrics))));
-        row.extend(report.iter().map(|m| fmt(r.metrics.get(m).copied())));
-        row.push(r.candidate.clone());
-        t.add_row(row);
-    }
+    let t = fitted(wide, |cand| {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        let mut header = vec!["trial".to_string()];
+        header.extend(goals.objectives.iter().map(|o| o.to_string()));
+        header.extend(report.iter().cloned());
+        header.extend(["hash".to_string(), "candidate".into()]);
+        t.set_header(header);
+        for r in &rows {
+            let mut row = vec![r.number.to_string()];
+            row.extend(goals.objectives.iter().map(|o| fmt(o.value(&r.metrics))));
+            row.extend(report.iter().map(|m| fmt(r.metrics.get(m).copied())));
+            row.extend([short_hash(r), cand(r)]);
+            t.add_row(row);
+        }
+        t
+    });
     writeln!(out, "Pareto front: {} trials", front.len())?;
     writeln!(out, "{t}")?;
     let shown: Vec<String> = reference.iter().map(|r| fmt(Some(*r))).collect();
@@ -952,24 +965,72 @@ fn fmt(v: Option<f64>) -> String {
     })
 }
 
-pub fn leaderboard(rows: &[&TrialRecord], objective: &Objective, report: &[String]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    let mut header = vec!["rank".to_string(), "trial".into(), objective.to_string()];
-    header.extend(report.iter().cloned());
-    header.push("candidate".into());
-    t.set_header(header);
-    for (i, r) in rows.iter().enumerate() {
-        let mut row = vec![(i + 1).to_string(), r.number.to_string(), fmt(r.value)];
-        row.extend(report.iter().map(|m| fmt(r.metrics.get(m).copied())));
-        row.push(shorten(&r.candidate, CANDIDATE_WIDTH));
-        t.add_row(row);
-    }
-    t
+pub fn leaderboard(
+    rows: &[&TrialRecord],
+    objective: &Objective,
+    report: &[String],
+    wide: bool,
+) -> String {
+    fitted(wide, |cand| {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        let mut header = vec!["rank".to_string(), "trial".into(), objective.to_string()];
+        header.extend(report.iter().cloned());
+        header.extend(["hash".to_string(), "candidate".into()]);
+        t.set_header(header);
+        for (i, r) in rows.iter().enumerate() {
+            let mut row = vec![(i + 1).to_string(), r.number.to_string(), fmt(r.value)];
+            row.extend(report.iter().map(|m| fmt(r.metrics.get(m).copied())));
+            row.extend([short_hash(r), cand(r)]);
+            t.add_row(row);
+        }
+        t
+    })
 }
 
-/// Candidates longer than this are cut in tables (the full form follows the table).
-const CANDIDATE_WIDTH: usize = 100;
+/// The first 8 hex digits of a trial's fingerprint: enough to tell rows apart when their
+/// candidates are cut.
+fn short_hash(t: &TrialRecord) -> String {
+    t.hash.chars().take(8).collect()
+}
+
+/// The width tables must fit: `COLUMNS` when set, else the terminal's when stdout is one;
+/// `None` (no limit) when printing to a file or a pipe, where lines are not wrapped.
+fn table_width() -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(c);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    Table::new().width().map(usize::from)
+}
+
+/// Renders a table whose last column is the candidate, cutting candidates (in the middle,
+/// so that both ends show) to fit [`table_width`]; `wide` keeps them whole.
+fn fitted(wide: bool, build: impl Fn(&dyn Fn(&TrialRecord) -> String) -> Table) -> String {
+    let width = if wide { None } else { table_width() };
+    let Some(width) = width else {
+        return build(&|t| t.candidate.clone()).to_string();
+    };
+    let bare = build(&|_| String::new()).to_string();
+    let used = bare.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    let room = width.saturating_sub(used).max(24);
+    build(&|t| shorten_middle(&t.candidate, room)).to_string()
+}
+
+/// `s` cut to `width` characters by an ellipsis in the middle.
+fn shorten_middle(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    let head = (width - 1) * 2 / 5;
+    let tail = width - 1 - head;
+    let start: String = s.chars().take(head).collect();
+    let end: String = s.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
 
 fn shorten(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
@@ -990,7 +1051,7 @@ pub enum Format {
 /// `hnas trials`.
 #[derive(Args)]
 pub struct TrialsArgs {
-    /// The study file.
+    /// The study: a file, or a PostgreSQL URL postgres://USER@HOST/DB?study=NAME.
     #[arg(long)]
     pub study: PathBuf,
     #[arg(long, value_enum, default_value = "table")]
@@ -1005,6 +1066,57 @@ pub struct TrialsArgs {
     /// The hypervolume's reference point with --pareto (one value per objective).
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub reference: Option<Vec<f64>>,
+    /// Show candidates whole in the table instead of cut to the terminal's width.
+    #[arg(long)]
+    pub wide: bool,
+    /// Print one trial in full: its candidate, every metric, timings, error.
+    #[arg(long, value_name = "TRIAL")]
+    pub show: Option<u64>,
+}
+
+/// `hnas trials --show N`: every stored field of one trial, one per line.
+fn show_trial(t: &TrialRecord, goals: &Goals) -> String {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut line = |k: &str, v: String| {
+        if !v.is_empty() {
+            lines.push((k.to_string(), v));
+        }
+    };
+    line("state", t.state.to_string());
+    for o in &goals.objectives {
+        line(&o.to_string(), fmt(o.value(&t.metrics)));
+    }
+    if t.state == hnas_store::TrialState::Complete && !goals.constraints.is_empty() {
+        line("feasible", (goals.violation(t) == 0.0).to_string());
+    }
+    line("error", t.error.clone().unwrap_or_default());
+    line(
+        "duplicate of",
+        t.duplicate_of.map(|d| d.to_string()).unwrap_or_default(),
+    );
+    line("counted", t.counted.to_string());
+    line(
+        "fidelity",
+        t.fidelity.map(|f| fmt(Some(f))).unwrap_or_default(),
+    );
+    line("cost", fmt(Some(t.cost)));
+    if let Some(f) = t.finished_at {
+        line("seconds", format!("{:.3}", f - t.started_at));
+    }
+    line("worker", t.worker.clone().unwrap_or_default());
+    line("attempt", t.attempt.to_string());
+    line("hash", t.hash.clone());
+    line("canonical hash", t.canonical_hash.clone());
+    line("candidate", t.candidate.clone());
+    for (k, v) in &t.metrics {
+        line(k, v.to_string());
+    }
+    let pad = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = format!("trial {}\n", t.number);
+    for (k, v) in lines {
+        out.push_str(&format!("  {k:<pad$}  {v}\n"));
+    }
+    out
 }
 
 pub fn run_trials(a: TrialsArgs) -> Result<()> {
@@ -1014,6 +1126,8 @@ pub fn run_trials(a: TrialsArgs) -> Result<()> {
         pareto,
         plot,
         reference,
+        wide,
+        show,
     } = a;
     let crate::report_cmd::Loaded {
         settings,
@@ -1021,6 +1135,17 @@ pub fn run_trials(a: TrialsArgs) -> Result<()> {
         trials: all,
         ..
     } = crate::report_cmd::load(&study)?;
+    if let Some(n) = show {
+        let t = all.iter().find(|t| t.number == n).ok_or_else(|| {
+            anyhow!(
+                "{} has no trial {n}; its trials are numbered 0 to {}",
+                study.display(),
+                all.len().saturating_sub(1)
+            )
+        })?;
+        print!("{}", show_trial(t, &goals));
+        return Ok(());
+    }
     let trials: Vec<TrialRecord> = if pareto {
         goals.pareto_front(&all).into_iter().cloned().collect()
     } else {
@@ -1043,12 +1168,13 @@ pub fn run_trials(a: TrialsArgs) -> Result<()> {
                 &front,
                 reference.as_deref(),
                 &settings.report,
+                wide,
             )?;
         } else {
             writeln!(
                 out,
                 "{}",
-                leaderboard(&front, goals.primary(), &settings.report)
+                leaderboard(&front, goals.primary(), &settings.report, wide)
             )?;
         }
         if let Some(p) = &plot {
@@ -1122,41 +1248,44 @@ pub fn run_trials(a: TrialsArgs) -> Result<()> {
             w.flush()?;
         }
         Format::Table => {
-            let mut tab = Table::new();
-            tab.load_preset(UTF8_FULL_CONDENSED);
             let fidelities = trials.iter().any(|t| t.fidelity.is_some());
-            let mut header = vec!["trial".to_string(), "state".into()];
-            if fidelities {
-                header.push("fidelity".into());
-            }
-            header.extend(goals.objectives.iter().map(|o| o.to_string()));
-            header.extend(settings.report.iter().cloned());
-            header.extend(["note".to_string(), "candidate".into()]);
-            tab.set_header(header);
-            for t in &trials {
-                let violation = goals.violation(t);
-                let note = match (&t.error, t.duplicate_of) {
-                    (Some(e), _) => e.clone(),
-                    (None, Some(d)) => format!("duplicate of {d}"),
-                    _ if t.state == hnas_store::TrialState::Complete && violation > 0.0 => {
-                        format!("infeasible (violation {})", fmt(Some(violation)))
-                    }
-                    _ => String::new(),
-                };
-                let mut row = vec![t.number.to_string(), t.state.to_string()];
+            let tab = fitted(wide, |cand| {
+                let mut tab = Table::new();
+                tab.load_preset(UTF8_FULL_CONDENSED);
+                let mut header = vec!["trial".to_string(), "state".into()];
                 if fidelities {
-                    row.push(fmt(t.fidelity));
+                    header.push("fidelity".into());
                 }
-                row.extend(goals.objectives.iter().map(|o| fmt(o.value(&t.metrics))));
-                row.extend(
-                    settings
-                        .report
-                        .iter()
-                        .map(|m| fmt(t.metrics.get(m).copied())),
-                );
-                row.extend([note, t.candidate.clone()]);
-                tab.add_row(row);
-            }
+                header.extend(goals.objectives.iter().map(|o| o.to_string()));
+                header.extend(settings.report.iter().cloned());
+                header.extend(["note".to_string(), "hash".into(), "candidate".into()]);
+                tab.set_header(header);
+                for t in &trials {
+                    let violation = goals.violation(t);
+                    let note = match (&t.error, t.duplicate_of) {
+                        (Some(e), _) => shorten(e, 48),
+                        (None, Some(d)) => format!("duplicate of {d}"),
+                        _ if t.state == hnas_store::TrialState::Complete && violation > 0.0 => {
+                            format!("infeasible (violation {})", fmt(Some(violation)))
+                        }
+                        _ => String::new(),
+                    };
+                    let mut row = vec![t.number.to_string(), t.state.to_string()];
+                    if fidelities {
+                        row.push(fmt(t.fidelity));
+                    }
+                    row.extend(goals.objectives.iter().map(|o| fmt(o.value(&t.metrics))));
+                    row.extend(
+                        settings
+                            .report
+                            .iter()
+                            .map(|m| fmt(t.metrics.get(m).copied())),
+                    );
+                    row.extend([note, short_hash(t), cand(t)]);
+                    tab.add_row(row);
+                }
+                tab
+            });
             writeln!(out, "{tab}")?;
         }
     }

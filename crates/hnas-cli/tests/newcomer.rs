@@ -464,3 +464,65 @@ fn ctrl_c_says_how_to_resume_and_leaves_no_trial_running() {
     assert!(rows.iter().all(|r| r.contains(",complete,")), "{rows:?}");
     assert!(rows.iter().all(|r| !r.contains("interrupted")), "{rows:?}");
 }
+
+#[test]
+fn tables_fit_the_width_with_a_hash_and_show_candidates_whole_on_request() {
+    let dir = tempdir("newcomer", "tables");
+    let study = dir.join("t.db");
+    nb201_search(&study).assert().success();
+    let table = |extra: &[&str]| -> String {
+        let out = hnas()
+            .env("COLUMNS", "100")
+            .args(["trials", "--study", &study.display().to_string()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let fitted = table(&[]);
+    assert!(
+        fitted.lines().all(|l| l.chars().count() <= 100),
+        "a line is wider than 100:\n{fitted}"
+    );
+    let full: Vec<String> = trial_rows(&study)
+        .iter()
+        .map(|r| r.split('"').nth(1).unwrap().to_string())
+        .collect();
+    // Cut in the middle: the ends, where NB201 cells differ, still show; and a hash per row.
+    for (row, cand) in fitted.lines().skip(3).zip(&full) {
+        let cells: Vec<&str> = row.split('┆').map(str::trim).collect();
+        let hash = cells[cells.len() - 2];
+        assert!(
+            hash.len() == 8 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+            "{row}"
+        );
+        let shown = cells[cells.len() - 1].trim_end_matches('│').trim();
+        let (head, tail) = shown.split_once('…').expect("a cut candidate");
+        assert!(
+            cand.starts_with(head) && cand.ends_with(tail),
+            "{shown} / {cand}"
+        );
+    }
+    let wide = table(&["--wide"]);
+    assert!(full.iter().all(|c| wide.contains(c.as_str())), "{wide}");
+    let show = table(&["--show", "2"]);
+    assert!(show.starts_with("trial 2\n"), "{show}");
+    assert!(
+        show.contains(&full[2]) && show.contains("test_200"),
+        "{show}"
+    );
+    hnas()
+        .args([
+            "trials",
+            "--study",
+            &study.display().to_string(),
+            "--show",
+            "99",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "has no trial 99; its trials are numbered 0 to 4",
+        ));
+}
