@@ -352,7 +352,10 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
             .collect();
         let title = format!(
             "{} on {}: mean {what} over {} seeds (± 1 s.e.)",
-            a.space.display(),
+            a.space.file_name().map_or_else(
+                || a.space.display().to_string(),
+                |f| f.to_string_lossy().to_string()
+            ),
             a.evaluator,
             a.seeds
         );
@@ -369,7 +372,8 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         };
         std::fs::write(
             &svg_path,
-            crate::svg::curves(&title, &xlabel, &ylabel, &series),
+            // Regrets span orders of magnitude: a log axis; hypervolume percentages do not.
+            crate::svg::curves(&title, &xlabel, &ylabel, &series, !multi),
         )?;
         writeln!(
             out,

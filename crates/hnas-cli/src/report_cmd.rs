@@ -96,6 +96,55 @@ pub fn best_so_far_svg(l: &Loaded) -> Option<String> {
         o.label(),
         &pts,
         &best,
+        ("best so far", "trials"),
+    ))
+}
+
+/// With several objectives, progress is the hypervolume of the front found so far, by trial
+/// number, from the reference point the front plot draws (the worst feasible value of each
+/// objective).
+pub fn hypervolume_svg(l: &Loaded) -> Option<String> {
+    let g = &l.goals;
+    if g.objectives.len() < 2 {
+        return None;
+    }
+    let reference = crate::search_cmd::nadir(g, &l.trials);
+    let oriented: Vec<f64> = g
+        .objectives
+        .iter()
+        .zip(&reference)
+        .map(|(o, r)| o.score(*r))
+        .collect();
+    let mut ordered: Vec<&TrialRecord> = l.trials.iter().collect();
+    ordered.sort_by_key(|t| t.number);
+    let mut front: Vec<Vec<f64>> = Vec::new();
+    let mut line = Vec::new();
+    for t in ordered {
+        if t.state == TrialState::Complete && g.violation(t) == 0.0 {
+            if let Some(v) = g.vector(t) {
+                let dominated = front.iter().any(|f| f.iter().zip(&v).all(|(a, b)| a >= b));
+                if !dominated {
+                    front.retain(|f| !v.iter().zip(f).all(|(a, b)| a >= b));
+                    front.push(v);
+                }
+            }
+        }
+        line.push((
+            t.number as f64,
+            hnas_search::pareto::hypervolume(&front, &oriented),
+        ));
+    }
+    let shown: Vec<String> = reference.iter().map(|r| num(*r)).collect();
+    Some(svg::scatter_with_line(
+        &format!(
+            "hypervolume of the front so far (reference point {})",
+            shown.join(", ")
+        ),
+        "trial",
+        "hypervolume",
+        &[],
+        &line,
+        ("hypervolume", ""),
     ))
 }
 
@@ -117,6 +166,7 @@ pub fn front_svg(g: &Goals, trials: &[TrialRecord]) -> Option<String> {
     let (feasible, infeasible): (Vec<&TrialRecord>, Vec<&TrialRecord>) =
         complete.partition(|t| g.violation(t) == 0.0);
     let front: Vec<(f64, f64)> = g.pareto_front(trials).into_iter().filter_map(xy).collect();
+    let r = crate::search_cmd::nadir(g, trials);
     Some(svg::front(
         &format!("Pareto front: {} vs {}", g.objectives[0], g.objectives[1]),
         &g.objectives[0].to_string(),
@@ -124,6 +174,7 @@ pub fn front_svg(g: &Goals, trials: &[TrialRecord]) -> Option<String> {
         &feasible.into_iter().filter_map(xy).collect::<Vec<_>>(),
         &front,
         &infeasible.into_iter().filter_map(xy).collect::<Vec<_>>(),
+        Some((r[0], r[1])),
     ))
 }
 
@@ -499,7 +550,10 @@ pub fn html(l: &Loaded, top_n: usize) -> String {
         }
     };
     h.push_str("<h2>Progress</h2>");
-    figure(&mut h, "best", best_so_far_svg(l));
+    match hypervolume_svg(l) {
+        Some(hv) => figure(&mut h, "best", Some(hv)),
+        None => figure(&mut h, "best", best_so_far_svg(l)),
+    }
     if l.goals.objectives.len() > 1 {
         h.push_str("<h2>Pareto front</h2>");
         figure(&mut h, "front", front_svg(&l.goals, &l.trials));
@@ -538,7 +592,10 @@ pub fn run(a: ReportArgs) -> Result<()> {
     std::fs::write(&index, page).with_context(|| format!("cannot write {}", index.display()))?;
     let mut files = vec![index.display().to_string()];
     for (name, svg) in [
-        ("best.svg", best_so_far_svg(&l)),
+        (
+            "best.svg",
+            hypervolume_svg(&l).or_else(|| best_so_far_svg(&l)),
+        ),
         ("front.svg", front_svg(&l.goals, &l.trials)),
         ("map.svg", map_svg(&l)),
         ("decisions.svg", decision_frequencies_svg(&l, a.top)),

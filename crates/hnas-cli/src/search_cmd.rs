@@ -925,7 +925,8 @@ fn write_front(
 }
 
 /// The worst value of each objective among feasible complete trials.
-fn nadir(goals: &Goals, trials: &[TrialRecord]) -> Vec<f64> {
+/// The worst feasible value of each objective, as measured: the default reference point.
+pub(crate) fn nadir(goals: &Goals, trials: &[TrialRecord]) -> Vec<f64> {
     goals
         .objectives
         .iter()

@@ -105,7 +105,9 @@ fn handle(stream: TcpStream, study: &std::path::Path) -> std::io::Result<()> {
                 }
             };
             let svg = match p.trim_start_matches("/figure/") {
-                "best.svg" => report_cmd::best_so_far_svg(&l),
+                "best.svg" => {
+                    report_cmd::hypervolume_svg(&l).or_else(|| report_cmd::best_so_far_svg(&l))
+                }
                 "front.svg" => report_cmd::front_svg(&l.goals, &l.trials),
                 "map.svg" => report_cmd::map_svg(&l),
                 "decisions.svg" => report_cmd::decision_frequencies_svg(&l, 5),
@@ -174,7 +176,29 @@ fn trials_json(l: &Loaded) -> String {
     if complete > 1 {
         figures.push("decisions.svg");
     }
+    // Whether a search is still at work: a trial in progress, or one finished in the last
+    // half minute while the budget is not reached (a study file cannot say more).
+    let counted = l.trials.iter().filter(|t| t.counted).count() as u64;
+    let budget = l.settings.budget;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let in_progress = l.trials.iter().any(|t| {
+        matches!(
+            t.state,
+            hnas_store::TrialState::Running | hnas_store::TrialState::Pending
+        )
+    });
+    let recent = l
+        .trials
+        .iter()
+        .filter_map(|t| t.finished_at)
+        .any(|f| now - f < 30.0);
+    let running = counted < budget && (in_progress || recent);
     serde_json::json!({
+        "running": running,
+        "counted": counted,
+        "budget": (budget != u64::MAX).then_some(budget),
         "figures": figures,
         "study": l.name,
         "space": l.settings.space_file,
@@ -198,17 +222,19 @@ td.cand{text-align:left;font-family:monospace;font-size:11px;max-width:640px;ove
 tr.failed td{color:#a33}
 #figures img{max-width:48%;margin:0 1em 1em 0;border:1px solid #eee;vertical-align:top}
 .muted{color:#777}
+#status.running{color:#1a7f37}
+#status.finished{color:#555}
 </style></head>
 <body>
 <h1>hnas <span id="study"></span></h1>
 <p id="about" class="muted"></p>
-<p><b id="count">loading…</b> <span class="muted">(updates every second)</span></p>
+<p><b id="count">loading…</b> <span id="status"></span> <progress id="progress" max="1" value="0"></progress> <span class="muted">(updates every second; newest trial first)</span></p>
 <div id="figures"></div>
 <label>filter: <input id="filter" placeholder="state, op, value…"></label>
 <table id="trials"><thead></thead><tbody></tbody></table>
 <script>
 "use strict";
-let data = null, sortKey = "number", sortDesc = false, shown = -1;
+let data = null, sortKey = "number", sortDesc = true, shown = -1;
 const fmt = v => v === null || v === undefined ? "—" : (Number.isInteger(v) ? String(v) : v.toFixed(4));
 function columns() {
   const c = [["number", "trial"], ["state", "state"]];
@@ -277,6 +303,13 @@ async function poll() {
         `space ${data.space}, strategy ${data.strategy}, evaluator ${data.evaluator}`;
       const n = data.trials.length;
       document.getElementById("count").textContent = n + " trials";
+      const of = data.budget === null ? "" : `${data.counted}/${data.budget} counted`;
+      document.getElementById("status").textContent =
+        (data.running ? "● running" : "■ finished") + (of ? ": " + of : "");
+      document.getElementById("status").className = data.running ? "running" : "finished";
+      const bar = document.getElementById("progress");
+      if (data.budget === null) bar.removeAttribute("value");
+      else { bar.max = data.budget; bar.value = Math.min(data.counted, data.budget); }
       if (n !== shown) { shown = n; render(); figures(); }
     }
   } catch (e) { /* the server restarts or the study is being written: try again */ }

@@ -23,6 +23,69 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Round tick values covering [lo, hi]: steps of 1, 2 or 5 times a power of ten, about
+/// `n` of them, and the decimals their labels need.
+pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> (Vec<f64>, usize) {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return (vec![lo], 0);
+    }
+    let raw = (hi - lo) / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    // The step whose tick count comes nearest `n` (ties to the larger step).
+    let count = |s: f64| ((hi / s).floor() - (lo / s).ceil() + 1.0).max(0.0);
+    let step = [10.0, 5.0, 2.0, 1.0]
+        .iter()
+        .map(|m| m * mag)
+        .min_by(|a, b| {
+            (count(*a) - n as f64)
+                .abs()
+                .total_cmp(&(count(*b) - n as f64).abs())
+        })
+        .unwrap_or(mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    let ticks = (first..=last).map(|k| k as f64 * step).collect();
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    (ticks, decimals)
+}
+
+/// A tick label: the value with the decimals its step needs (no "-0").
+pub fn tick_label(v: f64, decimals: usize) -> String {
+    let s = format!("{:.*}", decimals, v + 0.0);
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        s[1..].to_string()
+    } else {
+        s
+    }
+}
+
+/// Ticks for a base-10 log axis over [lo, hi] (both positive): 1, 2 and 5 times each power
+/// of ten when the range is short, powers of ten alone when it is long.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let mults: &[f64] = if b - a <= 3 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+    let mut out = Vec::new();
+    for e in a..=b {
+        for m in mults {
+            let v = m * 10f64.powi(e);
+            if v >= lo * 0.999 && v <= hi * 1.001 {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// A log tick's label: as few digits as the value needs.
+fn log_label(v: f64) -> String {
+    if v >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        let d = (-v.log10().floor()) as usize;
+        format!("{v:.d$}")
+    }
+}
+
 /// The opening of a chart: the SVG element, a white background and the title.
 fn open(title: &str) -> String {
     let mut o = String::new();
@@ -45,44 +108,78 @@ pub struct Series {
     pub points: Vec<(f64, f64, f64)>,
 }
 
-/// A line chart with a shaded band of ± one standard error around each line.
-pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series]) -> String {
+/// A line chart with a shaded band of ± one standard error around each line. With `log_y`
+/// the y axis is logarithmic (regrets span orders of magnitude); values at or below zero are
+/// drawn at the axis floor, which the axis label says.
+pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series], log_y: bool) -> String {
     let pts = series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+    let mut ymin_pos = f64::INFINITY;
     for &(x, m, e) in pts {
         if m.is_finite() {
             x0 = x0.min(x);
             x1 = x1.max(x);
             y1 = y1.max(m + e);
+            if m > 0.0 {
+                ymin_pos = ymin_pos.min(m);
+            }
         }
     }
     if !x0.is_finite() || x1 <= x0 {
         x0 = 0.0;
         x1 = 1.0;
     }
-    let y1 = if y1 > 0.0 { y1 * 1.05 } else { 1.0 };
+    let log_y = log_y && ymin_pos.is_finite() && y1 > 0.0;
+    // The log axis runs from a round power of ten below the smallest positive mean.
+    let (y0, y1) = if log_y {
+        (
+            10f64.powf(ymin_pos.log10().floor()),
+            10f64.powf(y1.log10().ceil().max(ymin_pos.log10().floor() + 1.0)),
+        )
+    } else {
+        let top = if y1 > 0.0 { y1 * 1.05 } else { 1.0 };
+        let (t, _) = nice_ticks(0.0, top, 5);
+        let step = t.get(1).copied().unwrap_or(top);
+        (0.0, (top / step).ceil() * step)
+    };
     let sx = |x: f64| ML + (x - x0) / (x1 - x0) * (W - ML - MR);
-    let sy = |y: f64| H - MB - (y / y1) * (H - MT - MB);
+    let sy = |y: f64| {
+        let t = if log_y {
+            (y.max(y0).log10() - y0.log10()) / (y1.log10() - y0.log10())
+        } else {
+            y / y1
+        };
+        H - MB - t * (H - MT - MB)
+    };
     let mut o = open(title);
-    for i in 0..=5 {
-        let y = y1 * i as f64 / 5.0;
+    let yticks: Vec<(f64, String)> = if log_y {
+        log_ticks(y0, y1)
+            .into_iter()
+            .map(|v| (v, log_label(v)))
+            .collect()
+    } else {
+        let (t, d) = nice_ticks(y0, y1, 5);
+        t.into_iter().map(|v| (v, tick_label(v, d))).collect()
+    };
+    for (y, label) in &yticks {
         let _ = write!(
             o,
-            r##"<line x1="{ML}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#e0e0e0"/><text x="{}" y="{:.1}" text-anchor="end">{:.3}</text>"##,
+            r##"<line x1="{ML}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#e0e0e0"/><text class="ytick" x="{}" y="{:.1}" text-anchor="end">{label}</text>"##,
             W - MR,
-            sy(y),
-            sy(y),
+            sy(*y),
+            sy(*y),
             ML - 6.0,
-            sy(y) + 4.0,
-            y
+            sy(*y) + 4.0,
         );
-        let x = x0 + (x1 - x0) * i as f64 / 5.0;
+    }
+    let (xt, xd) = nice_ticks(x0, x1, 6);
+    for x in xt {
         let _ = write!(
             o,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{:.0}</text>"#,
+            r#"<text class="xtick" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
             sx(x),
             H - MB + 18.0,
-            x
+            tick_label(x, xd)
         );
     }
     let _ = write!(
@@ -100,11 +197,16 @@ pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series]) -> Str
         H - 12.0,
         esc(xlabel)
     );
+    let ylabel = if log_y {
+        format!("{ylabel} (log scale; 0 drawn at {})", log_label(y0))
+    } else {
+        ylabel.to_string()
+    };
     let _ = write!(
         o,
         r#"<text transform="translate(18 {}) rotate(-90)" text-anchor="middle">{}</text>"#,
         (MT + H - MB) / 2.0,
-        esc(ylabel)
+        esc(&ylabel)
     );
     for (k, s) in series.iter().enumerate() {
         let c = COLORS[k % COLORS.len()];
@@ -121,7 +223,7 @@ pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series]) -> Str
         }
         let _ = write!(
             o,
-            r#"<polygon points="{}" fill="{c}" fill-opacity="0.15" stroke="none"/>"#,
+            r#"<polygon class="band" points="{}" fill="{c}" fill-opacity="0.15" stroke="none"/>"#,
             band.trim_end()
         );
         let mut line = String::new();
@@ -136,7 +238,7 @@ pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series]) -> Str
         let ly = MT + 16.0 + 20.0 * k as f64;
         let _ = write!(
             o,
-            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{c}" stroke-width="3"/><text x="{}" y="{}">{}</text>"#,
+            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{c}" stroke-width="3"/><text class="legend" x="{}" y="{}">{}</text>"#,
             W - MR + 12.0,
             W - MR + 36.0,
             W - MR + 42.0,
@@ -144,6 +246,15 @@ pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series]) -> Str
             esc(&s.label)
         );
     }
+    let ly = MT + 16.0 + 20.0 * series.len() as f64 + 6.0;
+    let _ = write!(
+        o,
+        r##"<rect x="{}" y="{}" width="24" height="10" fill="#444" fill-opacity="0.15"/><text class="legend" x="{}" y="{}">± 1 standard error</text>"##,
+        W - MR + 12.0,
+        ly - 5.0,
+        W - MR + 42.0,
+        ly + 4.0
+    );
     o.push_str("</svg>\n");
     o
 }
@@ -190,25 +301,33 @@ pub fn heatmap(title: &str, x: &Axis, y: &Axis, cells: &[((u32, u32), f64)]) -> 
             );
         }
     }
-    let _ = write!(
-        o,
-        r#"<text x="{ML}" y="{}">{:.3}</text><text x="{}" y="{}" text-anchor="end">{:.3}</text>"#,
-        H - MB + 18.0,
-        x.lo,
-        W - MR,
-        H - MB + 18.0,
-        x.hi
-    );
-    let _ = write!(
-        o,
-        r#"<text x="{}" y="{}" text-anchor="end">{:.3}</text><text x="{}" y="{}" text-anchor="end">{:.3}</text>"#,
-        ML - 6.0,
-        H - MB,
-        y.lo,
-        ML - 6.0,
-        MT + 10.0,
-        y.hi
-    );
+    // Ticks at round values of each descriptor, placed by value along its bins.
+    let (xt, xd) = nice_ticks(x.lo, x.hi, (x.bins as usize).clamp(2, 6));
+    for v in xt {
+        let px = ML + (v - x.lo) / (x.hi - x.lo) * (W - ML - MR);
+        let _ = write!(
+            o,
+            r##"<line x1="{px:.1}" x2="{px:.1}" y1="{}" y2="{}" stroke="#000"/><text class="xtick" x="{px:.1}" y="{}" text-anchor="middle">{}</text>"##,
+            H - MB,
+            H - MB + 4.0,
+            H - MB + 18.0,
+            tick_label(v, xd)
+        );
+    }
+    if y.bins > 1 {
+        let (yt, yd) = nice_ticks(y.lo, y.hi, (y.bins as usize).clamp(2, 6));
+        for v in yt {
+            let py = H - MB - (v - y.lo) / (y.hi - y.lo) * (H - MT - MB);
+            let _ = write!(
+                o,
+                r##"<line x1="{}" x2="{ML}" y1="{py:.1}" y2="{py:.1}" stroke="#000"/><text class="ytick" x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+                ML - 4.0,
+                ML - 6.0,
+                py + 4.0,
+                tick_label(v, yd)
+            );
+        }
+    }
     let _ = write!(
         o,
         r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
@@ -223,17 +342,32 @@ pub fn heatmap(title: &str, x: &Axis, y: &Axis, cells: &[((u32, u32), f64)]) -> 
         esc(&y.label)
     );
     if lo.is_finite() {
-        for (k, (label, v)) in [("best", hi), ("worst", lo)].iter().enumerate() {
-            let ty = MT + 20.0 + 22.0 * k as f64;
+        // The colour scale: a gradient bar from worst (bottom) to best (top), with round
+        // values beside it.
+        let (bx, btop, bh) = (W - MR + 16.0, MT + 20.0, H - MT - MB - 40.0);
+        let _ = write!(
+            o,
+            r##"<defs><linearGradient id="scale" x1="0" y1="1" x2="0" y2="0"><stop offset="0" stop-color="{}"/><stop offset="1" stop-color="{}"/></linearGradient></defs><rect class="legend" x="{bx}" y="{btop}" width="16" height="{bh}" fill="url(#scale)" stroke="#999"/><text class="legend" x="{bx}" y="{}">value of the elite</text>"##,
+            colour(lo),
+            colour(hi),
+            btop - 8.0
+        );
+        let (ticks, d) = if hi > lo {
+            nice_ticks(lo, hi, 4)
+        } else {
+            (vec![lo], 4)
+        };
+        for v in ticks {
+            let t = if hi > lo { (v - lo) / (hi - lo) } else { 1.0 };
+            let ty = btop + bh - t * bh;
             let _ = write!(
                 o,
-                r##"<rect x="{}" y="{}" width="16" height="16" fill="{}" stroke="#999"/><text x="{}" y="{}">{label} {:.4}</text>"##,
-                W - MR + 12.0,
-                ty - 12.0,
-                colour(*v),
-                W - MR + 34.0,
-                ty,
-                v
+                r##"<line x1="{}" x2="{}" y1="{ty:.1}" y2="{ty:.1}" stroke="#000"/><text class="legend" x="{}" y="{:.1}">{}</text>"##,
+                bx + 16.0,
+                bx + 20.0,
+                bx + 24.0,
+                ty + 4.0,
+                tick_label(v, d)
             );
         }
     }
@@ -266,27 +400,74 @@ fn axes(
     if !x0.is_finite() {
         (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
     }
+    // One far outlier would squash every other point into a corner: past four times the
+    // spread of the middle 96 %, an axis is clipped to that middle (plus a margin), and
+    // points beyond are drawn on the edge, which a note under the title says.
+    let finite: Vec<(f64, f64)> = pts
+        .iter()
+        .copied()
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
+    let robust = |vals: Vec<f64>, lo: f64, hi: f64| -> (f64, f64, bool) {
+        if vals.len() < 20 {
+            return (lo, hi, false);
+        }
+        let mut v = vals;
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        let (a, b) = (q(0.02), q(0.98));
+        if b > a && hi - lo > 4.0 * (b - a) {
+            let m = (b - a) * 0.15;
+            ((a - m).max(lo), (b + m).min(hi), true)
+        } else {
+            (lo, hi, false)
+        }
+    };
+    let (x0, x1, cx) = robust(finite.iter().map(|p| p.0).collect(), x0, x1);
+    let (y0, y1, cy) = robust(finite.iter().map(|p| p.1).collect(), y0, y1);
+    let outside = finite
+        .iter()
+        .filter(|p| p.0 < x0 || p.0 > x1 || p.1 < y0 || p.1 > y1)
+        .count();
     let pad = |a: f64, b: f64| if b > a { (b - a) * 0.04 } else { 0.5 };
     let (px, py) = (pad(x0, x1), pad(y0, y1));
     let (x0, x1, y0, y1) = (x0 - px, x1 + px, y0 - py, y1 + py);
-    let sx = move |x: f64| ML + (x - x0) / (x1 - x0) * (W - ML - MR);
-    let sy = move |y: f64| H - MB - (y - y0) / (y1 - y0) * (H - MT - MB);
+    let sx = move |x: f64| ML + (x.clamp(x0, x1) - x0) / (x1 - x0) * (W - ML - MR);
+    let sy = move |y: f64| H - MB - (y.clamp(y0, y1) - y0) / (y1 - y0) * (H - MT - MB);
     let mut o = open(title);
-    for i in 0..=5 {
-        let y = y0 + (y1 - y0) * i as f64 / 5.0;
-        let x = x0 + (x1 - x0) * i as f64 / 5.0;
+    if cx || cy {
+        let which = match (cx, cy) {
+            (true, true) => "both axes",
+            (true, false) => "the x axis",
+            _ => "the y axis",
+        };
         let _ = write!(
             o,
-            r##"<line x1="{ML}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#e0e0e0"/><text x="{}" y="{:.1}" text-anchor="end">{:.3}</text><text x="{:.1}" y="{}" text-anchor="middle">{:.3}</text>"##,
+            r##"<text class="note" x="{}" y="36" font-size="11" text-anchor="middle" fill="#555">{which} clipped to the middle 96 % of the points: {outside} beyond, drawn on the edge</text>"##,
+            W / 2.0
+        );
+    }
+    let (yt, yd) = nice_ticks(y0, y1, 5);
+    for y in yt {
+        let _ = write!(
+            o,
+            r##"<line x1="{ML}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#e0e0e0"/><text class="ytick" x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
             W - MR,
             sy(y),
             sy(y),
             ML - 6.0,
             sy(y) + 4.0,
-            y,
+            tick_label(y, yd)
+        );
+    }
+    let (xt, xd) = nice_ticks(x0, x1, 6);
+    for x in xt {
+        let _ = write!(
+            o,
+            r#"<text class="xtick" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
             sx(x),
             H - MB + 18.0,
-            x
+            tick_label(x, xd)
         );
     }
     let _ = write!(
@@ -312,6 +493,7 @@ pub fn scatter_with_line(
     ylabel: &str,
     pts: &[(f64, f64)],
     line: &[(f64, f64)],
+    labels: (&str, &str),
 ) -> String {
     let all: Vec<(f64, f64)> = pts.iter().chain(line).copied().collect();
     let (mut o, sx, sy) = axes(title, xlabel, ylabel, &all);
@@ -335,13 +517,11 @@ pub fn scatter_with_line(
         o,
         r##"<path d="{d}" fill="none" stroke="#1f77b4" stroke-width="2"/>"##
     );
-    legend(
-        &mut o,
-        &[
-            ("#1f77b4", "best so far".into()),
-            ("#999999", "trials".into()),
-        ],
-    );
+    let mut items = vec![("#1f77b4", labels.0.to_string())];
+    if !pts.is_empty() {
+        items.push(("#999999", labels.1.to_string()));
+    }
+    legend(&mut o, &items);
     o.push_str("</svg>\n");
     o
 }
@@ -518,9 +698,20 @@ pub fn front(
     all: &[(f64, f64)],
     front: &[(f64, f64)],
     infeasible: &[(f64, f64)],
+    reference: Option<(f64, f64)>,
 ) -> String {
+    // The reference point is the worst value of each objective, so it sits with any outlier:
+    // it does not set the axes, and is drawn on the edge when it lies beyond them.
     let pts: Vec<(f64, f64)> = all.iter().chain(front).chain(infeasible).copied().collect();
     let (mut o, sx, sy) = axes(title, xlabel, ylabel, &pts);
+    if let Some((x, y)) = reference {
+        let _ = write!(
+            o,
+            r##"<path class="reference" d="M{:.1} {:.1}h12m-6 -6v12" stroke="#000" stroke-width="2"/>"##,
+            sx(x) - 6.0,
+            sy(y)
+        );
+    }
     for &(x, y) in all {
         let _ = write!(
             o,
@@ -562,6 +753,7 @@ pub fn front(
             ("#d62728", format!("Pareto front ({})", front.len())),
             ("#999999", format!("feasible trials ({})", all.len())),
             ("#ff7f0e", format!("infeasible ({})", infeasible.len())),
+            ("#000000", "reference point (+)".into()),
         ],
     );
     o.push_str("</svg>\n");

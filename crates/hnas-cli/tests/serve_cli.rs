@@ -155,6 +155,10 @@ fn the_dashboard_follows_a_running_search_in_headless_chromium() {
     assert!(status.success(), "{rest}\n{err}");
     assert!(rest.contains("UPDATED 8"), "{rest}");
     assert!(
+        rest.contains("STATUS "),
+        "the page shows the study's state: {rest}"
+    );
+    assert!(
         rest.contains("FIGURES 2"),
         "best-so-far and decisions: {rest}"
     );

@@ -23,6 +23,13 @@ try {
   await page.waitForFunction(n => document.querySelectorAll("#trials tbody tr").length >= n, +after, { timeout: 60000 });
   console.log("UPDATED " + (await rows()));
   if ((await page.locator("#count").textContent()) !== `${await rows()} trials`) throw new Error("count disagrees with the table");
+  // Newest trial first, and the study's state with its progress.
+  const first = await page.locator("#trials tbody tr td:nth-child(1)").allTextContents();
+  const numbers = first.map(Number);
+  if (numbers[0] !== Math.max(...numbers)) throw new Error("newest trial not first: " + first.join(","));
+  const status = await page.locator("#status").textContent();
+  if (!/^(● running|■ finished): \d+\/\d+ counted$/.test(status)) throw new Error("status: " + status);
+  console.log("STATUS " + status);
   // Sort by the first objective (descending on first click) and check the order.
   await page.locator("#trials thead th").nth(2).click();
   const vals = await page.locator("#trials tbody tr td:nth-child(3)").allTextContents();
