@@ -74,6 +74,19 @@ pub(crate) fn lex(text: &str) -> (Vec<Token>, Vec<LexError>) {
             i = number_end(bytes, i);
             let s = &text[start..i];
             let is_float = s.contains(['.', 'e', 'E']) || s.contains("inf") || s.contains("nan");
+            let digits = s.trim_start_matches(['-', '+']);
+            if !is_float && digits.len() > 1 && digits.starts_with('0') {
+                // `{0112, 0123}` reads like link patterns, not numbers: silently taking 112
+                // loses what the user meant.
+                errs.push(LexError {
+                    span: start..i,
+                    message: format!(
+                        "'{s}' has a leading zero; write \"{s}\" (quoted) for the text, or {} for the number",
+                        s.parse::<i64>().map_or_else(|_| "the digits without it".to_string(), |n| n.to_string())
+                    ),
+                });
+                continue;
+            }
             let tok = if is_float {
                 s.parse::<f64>().ok().map(Tok::Float)
             } else {

@@ -279,3 +279,19 @@ fn a_fuzz_found_control_character_in_a_string_reads_back() {
     let e = Space::parse("s.hnas", "net = op(k = \"\\ud800x\")").unwrap_err();
     assert!(e.to_string().contains("malformed \\u escape"), "{e}");
 }
+
+#[test]
+fn a_leading_zero_is_refused_with_a_hint_to_quote_it() {
+    let e = errors("link = x(p = {0112, 0123})");
+    has(
+        &e,
+        "1:15:",
+        "'0112' has a leading zero; write \"0112\" (quoted) for the text, or 112 for the number",
+    );
+    has(&e, "1:21:", "'0123' has a leading zero");
+    // Quoted, the text is kept as written; 0 and 0.5 are numbers as before.
+    let space = Space::parse("s.hnas", "link = x(p = {\"0112\", 0, 0.5})").unwrap();
+    let c = space.parse_candidate("x(p=\"0112\")").unwrap();
+    assert_eq!(space.print(&c), "x(p=\"0112\")");
+    assert!(space.parse_candidate("x(p=0)").is_ok());
+}
