@@ -226,3 +226,51 @@ fn bench_regret_curves_use_a_log_axis_with_bands() {
     assert_eq!(svg.matches(r#"class="band""#).count(), 2);
     assert!(texts(&svg, "legend").contains(&"± 1 standard error".to_string()));
 }
+
+#[test]
+fn bench_tables_name_the_regret_metric_give_four_digits_and_warn_on_the_objective() {
+    let out = hnas()
+        .args(["bench", "--space"])
+        .arg(root().join("examples/spaces/nb201.hnas"))
+        .args([
+            "--evaluator",
+            "nb201:cifar10",
+            "--strategies",
+            "random",
+            "--seeds",
+            "4",
+        ])
+        .args([
+            "--budget",
+            "20",
+            "--at",
+            "20",
+            "--objective",
+            "max:test_200",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("regret (test_200) @20"), "{text}");
+    assert!(
+        text.contains("note: the regret metric test_200 is the search objective itself"),
+        "{text}"
+    );
+    // Four significant digits: a mean like 1.234 ± 0.5678, never 0.000.
+    let row = text.lines().find(|l| l.starts_with("│ random")).unwrap();
+    let cell = row.split('┆').nth(1).unwrap().trim();
+    let (m, se) = cell.split_once(" ± ").unwrap();
+    for v in [m, se] {
+        let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
+        let significant = digits.trim_start_matches('0');
+        assert!(
+            significant.len() == 4 || v.parse::<f64>().unwrap() == 0.0,
+            "{cell}"
+        );
+    }
+}
