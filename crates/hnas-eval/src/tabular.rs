@@ -37,6 +37,16 @@ pub struct Tabular {
     pub(crate) cost_unit: String,
 }
 
+/// Whether a cell is a number as a metric: it parses, and is not text that looks like one
+/// (`0112`, with a leading zero, is a code; `0`, `0.5` and `-0.25` are numbers).
+fn is_number(cell: &str) -> bool {
+    let t = cell.trim();
+    let digits = t.trim_start_matches(['-', '+']);
+    let coded =
+        digits.len() > 1 && digits.starts_with('0') && digits.as_bytes()[1].is_ascii_digit();
+    !coded && t.parse::<f64>().is_ok()
+}
+
 impl Tabular {
     /// Loads `path`, keyed by column `key`. `metrics`: the columns to expose (default: every
     /// column but the key that holds numbers in every row).
@@ -114,14 +124,16 @@ impl Tabular {
                     .collect(),
             ));
         }
-        // Columns that are numeric throughout become metrics; with an explicit list, a
-        // non-number is an error that names its row.
+        // Columns of numbers become metrics; columns of text (names, link patterns such as
+        // `0112`) are attributes, never metrics. A column that is neither is reported with
+        // its first row that breaks it, as is an empty cell: nothing is guessed.
         let mut keep = Vec::new();
         for (j, &c) in wanted.iter().enumerate() {
-            let bad = raw
-                .iter()
-                .position(|(_, vals)| vals[j].trim().parse::<f64>().is_err());
-            match (bad, metrics.is_some()) {
+            let numeric: Vec<bool> = raw.iter().map(|(_, vals)| is_number(&vals[j])).collect();
+            let empty = raw.iter().position(|(_, vals)| vals[j].trim().is_empty());
+            let first_text = numeric.iter().position(|n| !n);
+            let numbers = numeric.iter().filter(|n| **n).count();
+            match (first_text, metrics.is_some()) {
                 (None, _) => keep.push((j, c)),
                 (Some(r), true) => {
                     return Err(fatal(format!(
@@ -130,6 +142,17 @@ impl Tabular {
                         header[c],
                         raw[r].1[j]
                     )))
+                }
+                (Some(r), false) if numbers > 0 => {
+                    let why = match empty {
+                        Some(e) => format!("row {} is empty", e + 2),
+                        None => format!("row {} has '{}'", r + 2, raw[r].1[j]),
+                    };
+                    return Err(fatal(format!(
+                        "{shown}: column '{}' holds numbers in {numbers} of {} rows, but {why}; expected a number in every row of a metric column (hnas does not guess missing values), or text in every row of an attribute column",
+                        header[c],
+                        raw.len()
+                    )));
                 }
                 (Some(_), false) => {}
             }

@@ -152,3 +152,33 @@ fn hash_scores_are_deterministic_and_in_range() {
     assert_eq!(a, e.evaluate(&space, &c, None).unwrap()["score"]);
     assert!((0.0..1.0).contains(&a));
 }
+
+#[test]
+fn tables_are_read_faithfully() {
+    let err = |text: &str| {
+        let p = temp_csv("faithful.csv", text);
+        Tabular::from_csv("t", &p, "arch", KeyForm::Line, None)
+            .err()
+            .map(|e| e.to_string())
+    };
+    // Text columns, including codes with leading zeros, are attributes, never metrics.
+    let p = temp_csv(
+        "codes.csv",
+        "arch,link,ops,acc\na,0112,conv+skip,1.5\nb,0123,pool,2\n",
+    );
+    let t = Tabular::from_csv("t", &p, "arch", KeyForm::Line, None).unwrap();
+    assert_eq!(hnas_eval::Evaluator::metrics(&t), vec!["acc".to_string()]);
+    // A column numeric in some rows only is named with its first bad row.
+    let e = err("arch,acc\na,1\nb,2\nc,high\n").unwrap();
+    assert!(
+        e.contains("column 'acc' holds numbers in 2 of 3 rows, but row 4 has 'high'"),
+        "{e}"
+    );
+    // An empty cell is reported, not guessed.
+    let e = err("arch,acc\na,1\nb,\nc,3\n").unwrap();
+    assert!(
+        e.contains("column 'acc' holds numbers in 2 of 3 rows, but row 3 is empty"),
+        "{e}"
+    );
+    assert!(e.contains("does not guess missing values"), "{e}");
+}
