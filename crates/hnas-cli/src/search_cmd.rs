@@ -539,7 +539,8 @@ fn remove_study_file(path: &Path) -> Result<()> {
     if hnas_store::is_postgres_url(&path.to_string_lossy()) {
         bail!("--force-new replaces study files only; for PostgreSQL, name a new study (?study=OTHER)");
     }
-    if path.exists() {
+    let empty = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+    if path.exists() && !empty {
         // Refuse to delete what is not a study (a typo naming another file).
         SqliteStore::open_read_only(path).map_err(|e| {
             anyhow!("--force-new: {e}; not removing a file that is not an hnas study")
@@ -580,10 +581,44 @@ pub fn open_existing(location: &Path) -> Result<Box<dyn Store>> {
     }
 }
 
-/// Opens a study (file or PostgreSQL URL) for a search, removing a file again if this call
-/// created it and the study could not start (nothing half-written).
-pub fn open_study(settings: Settings, evaluator: Arc<dyn Evaluator>, path: &Path) -> Result<Study> {
-    let existed = path.exists() || hnas_store::is_postgres_url(&path.to_string_lossy());
+/// One search per study file: an exclusive lock on the file, held until the search ends
+/// (released by the system if the process dies). SQLite's own locks guard each write; this
+/// one keeps a second `hnas search` from interleaving its trials with the first's.
+fn lock_study(path: &Path) -> Result<Option<std::fs::File>> {
+    if hnas_store::is_postgres_url(&path.to_string_lossy()) {
+        return Ok(None);
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .or_else(|_| std::fs::File::open(path))
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another hnas process is searching {} now; one search runs per study file: wait for it to end, or run several trials at once with PostgreSQL workers (docs/distributed.md)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+/// Opens a study (file or PostgreSQL URL) for a search, removing the file again if it did
+/// not exist before (`existed`) and the study could not start (nothing half-written).
+fn open_study(
+    settings: Settings,
+    evaluator: Arc<dyn Evaluator>,
+    path: &Path,
+    existed: bool,
+) -> Result<Study> {
     let attempt = (|| -> Result<Study> {
         let store = store_at(path)?;
         Ok(Study::open(settings, evaluator, store)?)
@@ -635,10 +670,15 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         evaluator.clone(),
         Box::new(hnas_store::MemoryStore::new()),
     )?;
+    let url = hnas_store::is_postgres_url(&path.to_string_lossy());
+    let mut existed = url || path.exists();
+    let mut _lock = lock_study(&path)?;
     if args.force_new {
         remove_study_file(&path)?;
+        existed = url;
+        _lock = lock_study(&path)?;
     }
-    let mut study = open_study(settings, evaluator, &path)?;
+    let mut study = open_study(settings, evaluator, &path, existed)?;
     let counted_before = study.trials().iter().filter(|t| t.counted).count() as u64;
     if budget != u64::MAX && counted_before >= budget {
         eprintln!(

@@ -526,3 +526,52 @@ fn tables_fit_the_width_with_a_hash_and_show_candidates_whole_on_request() {
             "has no trial 99; its trials are numbered 0 to 4",
         ));
 }
+
+#[test]
+fn a_second_search_on_a_busy_study_file_says_so_and_changes_nothing() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempdir("newcomer", "busy");
+    let study = dir.join("b.db");
+    let search = || {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("hnas"));
+        c.args([
+            "search",
+            "--space",
+            &example("mlp"),
+            "--evaluator",
+            "sleep:200",
+        ])
+        .args(["--budget", "12", "--study"])
+        .arg(&study);
+        c
+    };
+    let mut first = search()
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(first.stderr.take().unwrap());
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 && !line.contains("trial 0 complete") {}
+    let second = search().output().unwrap();
+    let msg = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(
+        msg.contains(&format!(
+            "another hnas process is searching {} now",
+            study.display()
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("PostgreSQL workers"), "{msg}");
+    assert!(first.wait().unwrap().success());
+    let rows = trial_rows(&study);
+    assert_eq!(rows.len(), 12, "{rows:?}");
+    assert!(rows.iter().all(|r| r.contains(",complete,")));
+    // Once the first has ended, the study is free again.
+    nb201_search(&dir.join("free.db")).assert().success();
+    search()
+        .output()
+        .map(|o| assert!(o.status.success()))
+        .unwrap();
+}
