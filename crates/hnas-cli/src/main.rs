@@ -27,8 +27,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 )]
 struct Cli {
     /// Folder holding benchmark tables (nb201/nb201.csv) to read instead of the NAS-Bench-201
-    /// table built into hnas.
-    #[arg(long, global = true, value_name = "DIR", env = "HNAS_DATA")]
+    /// table built into hnas (as HNAS_DATA; the flag wins).
+    // Not clap's `env`: it refuses an empty HNAS_DATA, which should mean "unset".
+    #[arg(long, global = true, value_name = "DIR")]
     data: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,

@@ -79,6 +79,11 @@ fn hnas_data_overrides_the_built_in_table_and_says_what_it_needs() {
         .env("HNAS_DATA", &empty)
         .assert()
         .success();
+    // An empty HNAS_DATA means unset: the built-in table.
+    nb201_search(&dir.join("empty-var.db"))
+        .env("HNAS_DATA", "")
+        .assert()
+        .success();
 }
 
 #[test]
