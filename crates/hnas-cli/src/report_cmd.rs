@@ -109,12 +109,7 @@ pub fn hypervolume_svg(l: &Loaded) -> Option<String> {
         return None;
     }
     let reference = crate::search_cmd::nadir(g, &l.trials);
-    let oriented: Vec<f64> = g
-        .objectives
-        .iter()
-        .zip(&reference)
-        .map(|(o, r)| o.score(*r))
-        .collect();
+    let oriented = crate::search_cmd::oriented(g, &reference);
     let mut ordered: Vec<&TrialRecord> = l.trials.iter().collect();
     ordered.sort_by_key(|t| t.number);
     let mut front: Vec<Vec<f64>> = Vec::new();

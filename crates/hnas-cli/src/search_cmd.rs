@@ -917,12 +917,7 @@ fn write_front(
         ),
         None => nadir(goals, trials),
     };
-    let oriented: Vec<f64> = goals
-        .objectives
-        .iter()
-        .zip(&reference)
-        .map(|(o, r)| o.score(*r))
-        .collect();
+    let oriented = oriented(goals, &reference);
     let points: Vec<Vec<f64>> = front.iter().filter_map(|t| goals.vector(t)).collect();
     let hv = hnas_search::pareto::hypervolume(&points, &oriented);
     let mut rows: Vec<&&TrialRecord> = front.iter().collect();
@@ -965,6 +960,17 @@ fn write_front(
 }
 
 /// The worst value of each objective among feasible complete trials.
+/// A reference point in the objectives' measured units, turned to the maximized scores the
+/// hypervolume is computed on.
+pub(crate) fn oriented(goals: &Goals, reference: &[f64]) -> Vec<f64> {
+    goals
+        .objectives
+        .iter()
+        .zip(reference)
+        .map(|(o, r)| o.score(*r))
+        .collect()
+}
+
 /// The worst feasible value of each objective, as measured: the default reference point.
 pub(crate) fn nadir(goals: &Goals, trials: &[TrialRecord]) -> Vec<f64> {
     goals

@@ -1,17 +1,9 @@
 //! A newcomer's first hour (issue 23): each friction found by trying hnas as a new user
 //! would, reproduced and kept fixed.
 mod common;
-use common::{hnas, root, tempdir};
+use common::{example, hnas, root, tempdir};
 
 use predicates::prelude::*;
-
-fn example(name: &str) -> String {
-    root()
-        .join("examples/spaces")
-        .join(format!("{name}.hnas"))
-        .display()
-        .to_string()
-}
 
 /// `hnas search` on NB201 with CIFAR-10, with a study in `dir`.
 fn nb201_search(study: &std::path::Path) -> assert_cmd::Command {

@@ -9,6 +9,15 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The path of an example space, `examples/spaces/NAME.hnas`.
+pub fn example(name: &str) -> String {
+    root()
+        .join("examples/spaces")
+        .join(format!("{name}.hnas"))
+        .display()
+        .to_string()
+}
+
 /// A fresh, empty folder for one test: `tag` names the test binary, `name` the test.
 pub fn tempdir(tag: &str, name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("hnas-{tag}-{}-{name}", std::process::id()));
