@@ -344,12 +344,7 @@ pub fn stored_settings(location: &Path) -> Result<Option<Settings>> {
         // Absent, or created by a search killed before it recorded its study.
         return Ok(None);
     }
-    let store: Box<dyn Store> = if url {
-        store_at(location)?
-    } else {
-        Box::new(SqliteStore::open_read_only(location)?)
-    };
-    match store.study()? {
+    match open_existing(location)?.study()? {
         Some(rec) => Ok(Some(serde_json::from_str(&rec.settings).with_context(
             || {
                 format!(
@@ -416,13 +411,17 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
         read_toml(&f, &mut args)?;
     }
     let mut stored_text = None;
+    // Read once; for a derived default path it is read below, once that path is known.
+    let explicit = args.study.clone();
+    let mut stored = match &explicit {
+        Some(study) => stored_settings(study)?,
+        None => None,
+    };
     // With --force-new too: a replaced study keeps what the flags do not change.
-    if let Some(study) = args.study.clone() {
-        if let Some(stored) = stored_settings(&study)? {
-            fill_from_stored(&mut args, &stored);
-            if args.space.as_deref() == Some(Path::new(&stored.space_file)) {
-                stored_text = Some(stored.space.clone());
-            }
+    if let Some(stored) = &stored {
+        fill_from_stored(&mut args, stored);
+        if args.space.as_deref() == Some(Path::new(&stored.space_file)) {
+            stored_text = Some(stored.space.clone());
         }
     }
     let embedded = args.space.is_none() && args.evaluator.is_none();
@@ -520,7 +519,10 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
     };
     if args.force_new {
         // Replaced in run_search, once everything else has been checked.
-    } else if let Some(stored) = stored_settings(&study)? {
+    } else if let Some(stored) = match explicit {
+        Some(_) => stored.take(),
+        None => stored_settings(&study)?,
+    } {
         let diff = settings.differences(&stored);
         if !diff.is_empty() {
             bail!(
