@@ -4,9 +4,10 @@ use crate::candidate::{Candidate, Node, Path};
 use crate::grammar::*;
 use crate::space::{sample_domain, SampleMode, Space};
 use num_traits::Zero;
-use rand::seq::SliceRandom;
+use rand::seq::IndexedRandom;
 use rand::Rng;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 /// What a mutation at a site changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -471,21 +472,64 @@ impl Space {
     /// at the same nonterminal (a shared binding counts as such a subtree). `None` when the
     /// parents share no exchangeable subtree that differs.
     pub fn crossover(&self, a: &Candidate, b: &Candidate, rng: &mut impl Rng) -> Option<Candidate> {
+        // Pairs are drawn uniformly among those that differ, without listing them: two large
+        // trees have millions of same-rule pairs, and comparing each pair's subtrees made one
+        // crossover of two recursive DAG candidates take seconds.
         let ra = self.rule_nodes(a);
         let rb = self.rule_nodes(b);
-        let mut pairs: Vec<(usize, usize)> = Vec::new();
-        for (i, (rule_a, pa)) in ra.iter().enumerate() {
-            for (j, (rule_b, pb)) in rb.iter().enumerate() {
-                if rule_a == rule_b && a.get(pa) != b.get(pb) {
-                    pairs.push((i, j));
+        let ha: Vec<u64> = ra.iter().map(|(_, p)| subtree_hash(a.get(p))).collect();
+        let hb: Vec<u64> = rb.iter().map(|(_, p)| subtree_hash(b.get(p))).collect();
+        let mut donors: HashMap<RuleId, (Vec<usize>, HashMap<u64, u64>)> = HashMap::new();
+        for (j, (rule, _)) in rb.iter().enumerate() {
+            let entry = donors.entry(*rule).or_default();
+            entry.0.push(j);
+            *entry.1.entry(hb[j]).or_default() += 1;
+        }
+        // cumulative[i]: how many differing pairs have their receiving site before or at i.
+        let mut cumulative = Vec::with_capacity(ra.len());
+        let mut total = 0u64;
+        for (i, (rule, _)) in ra.iter().enumerate() {
+            if let Some((js, counts)) = donors.get(rule) {
+                total += js.len() as u64 - counts.get(&ha[i]).copied().unwrap_or(0);
+            }
+            cumulative.push(total);
+        }
+        if total == 0 {
+            return None;
+        }
+        let mut tried = HashSet::new();
+        for _ in 0..128 {
+            if tried.len() >= 32 || tried.len() as u64 >= total {
+                break;
+            }
+            let pick = rng.random_range(0..total);
+            let i = cumulative.partition_point(|&c| c <= pick);
+            let (js, _) = &donors[&ra[i].0];
+            let mut j = None;
+            for _ in 0..64 {
+                let k = js[rng.random_range(0..js.len())];
+                if hb[k] != ha[i] {
+                    j = Some(k);
+                    break;
                 }
             }
-        }
-        pairs.shuffle(rng);
-        for (i, j) in pairs.into_iter().take(32) {
+            let j = match j {
+                Some(j) => j,
+                None => {
+                    let differing: Vec<usize> =
+                        js.iter().copied().filter(|&k| hb[k] != ha[i]).collect();
+                    *differing.choose(rng)?
+                }
+            };
+            if !tried.insert((i, j)) {
+                continue;
+            }
+            let donor = b.get(&rb[j].1)?;
+            if a.get(&ra[i].1) == Some(donor) {
+                continue;
+            }
             let mut child = a.clone();
-            let donor = b.get(&rb[j].1)?.clone();
-            *child.get_mut(&ra[i].1)? = donor;
+            *child.get_mut(&ra[i].1)? = donor.clone();
             // A subtree moved to a deeper place may break the depth bound; try another pair then.
             if self.g.max_depth.is_none() || self.is_member(&child) {
                 return Some(child);
@@ -600,4 +644,10 @@ fn domain_neighbours(d: &Domain, v: &Value) -> Vec<Value> {
         }
         _ => Vec::new(),
     }
+}
+
+fn subtree_hash(n: Option<&Node>) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    n.hash(&mut h);
+    h.finish()
 }
