@@ -1,0 +1,70 @@
+//! Shows what a structured fuzz input (or a .hnas file) is and times each pipeline stage
+//! on it: `cargo run --release --example show artifacts/pipeline/timeout-..`.
+use arbitrary::Unstructured;
+use hnas_space::{SampleMode, Space};
+use rand::SeedableRng;
+use std::time::Instant;
+fn main() {
+    let path = std::env::args().nth(1).unwrap();
+    let data = std::fs::read(&path).unwrap();
+    let mut u = Unstructured::new(&data);
+    let text = if path.ends_with(".hnas") { String::from_utf8(data.clone()).unwrap() } else { hnas_space_fuzz::generate(&mut u).unwrap() };
+    println!("{}", &text[..text.len().min(400)]);
+    let t = Instant::now();
+    let space = Space::parse("f", &text).unwrap();
+    println!("parse {:?}", t.elapsed());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(data.len() as u64);
+    for mode in [SampleMode::Uniform, SampleMode::Weighted] {
+        let t = Instant::now();
+        let c = space.sample(&mut rng, mode);
+        println!("sample {:?} nodes {}", t.elapsed(), space.print(&c).len());
+        let t = Instant::now();
+        let _ = space.is_member(&c);
+        println!("member {:?}", t.elapsed());
+        let t = Instant::now();
+        let line = space.print(&c);
+        let _ = space.parse_candidate(&line).unwrap();
+        println!("print/read {:?}", t.elapsed());
+        let t = Instant::now();
+        let m = space.mutate(&c, &mut rng);
+        println!("mutate {:?}", t.elapsed());
+        let t = Instant::now();
+        let _ = space.crossover(&c, &m, &mut rng);
+        println!("crossover {:?}", t.elapsed());
+        let t = Instant::now();
+        let _ = space.canonical_hash(&c);
+        println!("canon {:?}", t.elapsed());
+        let t = Instant::now();
+        let _ = space.fingerprint(&c);
+        println!("fingerprint {:?}", t.elapsed());
+        let t = Instant::now();
+        let ds = space.decisions(&c);
+        println!("decisions {:?} n={}", t.elapsed(), ds.len());
+        let t = Instant::now();
+        let mut replay = ds.iter().map(|d| d.choice);
+        let again = space.derive(&mut |_| replay.next().unwrap_or(0));
+        println!("derive {:?}", t.elapsed());
+        let t = Instant::now();
+        let _ = space.is_member(&again);
+        println!("member2 {:?}", t.elapsed());
+        let t = Instant::now();
+        let j = space.to_json(&c);
+        println!("to_json {:?}", t.elapsed());
+        let t = Instant::now();
+        let _ = space.json_string(&c);
+        println!("json_string {:?}", t.elapsed());
+        let t = Instant::now();
+        let _ = space.from_json(&j);
+        println!("from_json {:?}", t.elapsed());
+        let t = Instant::now();
+        drop(j);
+        println!("drop {:?}", t.elapsed());
+        let t = Instant::now();
+        let r = space.rank(&c).unwrap();
+        let _ = space.unrank(&r);
+        println!("rank {:?}", t.elapsed());
+    }
+    let t = Instant::now();
+    hnas_space_fuzz::check_pipeline(&text, data.len() as u64);
+    println!("-- total {:?}", t.elapsed());
+}
