@@ -81,6 +81,86 @@ pub struct SearchArgs {
     /// Replace the study file if it exists, instead of resuming it (its trials are lost).
     #[arg(long)]
     pub force_new: bool,
+    /// Trials evaluated at once in this process: a number, or auto (default): one per core
+    /// for train:* evaluators, one per device with --devices, else 1 (docs/parallel.md).
+    #[arg(long, value_parser = jobs_value)]
+    pub jobs: Option<Jobs>,
+    /// Devices that trials run on, one trial per device at a time: cpu (default),
+    /// cuda:0,cuda:1,.. or auto (the GPUs this machine shows). A train:* trial trains on
+    /// its device; a command: program gets CUDA_VISIBLE_DEVICES and HNAS_DEVICE.
+    #[arg(long)]
+    pub devices: Option<String>,
+}
+
+/// `--jobs`: a number of trials at once, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Jobs {
+    Auto,
+    N(usize),
+}
+
+fn jobs_value(s: &str) -> Result<Jobs, String> {
+    if s.trim() == "auto" {
+        return Ok(Jobs::Auto);
+    }
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(Jobs::N(n)),
+        _ => Err(format!(
+            "'{s}' is no number of jobs; expected a whole number of trials at once, at least 1, or auto"
+        )),
+    }
+}
+
+/// The devices of `--devices`: none for `cpu`; the GPUs this machine shows for `auto`
+/// (CUDA_VISIBLE_DEVICES when set, else the NVIDIA driver's list; none without a GPU).
+pub fn parse_devices(spec: &str) -> Result<Vec<String>> {
+    let spec = spec.trim();
+    if spec == "cpu" || spec.is_empty() {
+        return Ok(Vec::new());
+    }
+    if spec == "auto" {
+        return Ok(visible_gpus());
+    }
+    let mut out = Vec::new();
+    for d in spec.split(',').map(str::trim) {
+        let ok = d
+            .strip_prefix("cuda:")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !ok {
+            bail!("--devices: '{d}' is no device; expected cpu, auto, or a list such as cuda:0,cuda:1");
+        }
+        if out.iter().any(|o| o == d) {
+            bail!("--devices: '{d}' is listed twice; one trial runs per device");
+        }
+        out.push(d.to_string());
+    }
+    Ok(out)
+}
+
+fn visible_gpus() -> Vec<String> {
+    if let Ok(v) = std::env::var("CUDA_VISIBLE_DEVICES") {
+        // Numbered from 0 within what is visible, as CUDA numbers them.
+        let n = v
+            .split(',')
+            .filter(|x| !x.trim().is_empty() && x.trim() != "-1")
+            .count();
+        return (0..n).map(|i| format!("cuda:{i}")).collect();
+    }
+    let n = std::fs::read_dir("/proc/driver/nvidia/gpus").map_or(0, |d| d.count());
+    (0..n).map(|i| format!("cuda:{i}")).collect()
+}
+
+/// How many trials run at once: `--jobs`, or for `auto` what the evaluator asks for on
+/// this machine's cores (one per device when devices are named).
+pub fn resolve_jobs(jobs: Option<Jobs>, evaluator: &dyn Evaluator, devices: &[String]) -> usize {
+    match jobs.unwrap_or(Jobs::Auto) {
+        Jobs::N(n) => n,
+        Jobs::Auto if !devices.is_empty() => devices.len(),
+        Jobs::Auto => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            evaluator.auto_jobs(cores).max(1)
+        }
+    }
 }
 
 /// `--budget`: a whole number of trials, at least one, said as a sentence when it is not.
@@ -127,6 +207,8 @@ const TOML_KEYS: &[&str] = &[
     "report",
     "dedup",
     "fidelity",
+    "jobs",
+    "devices",
 ];
 
 /// What `hnas search` runs with no space and no evaluator: the embedded MNIST-1D space,
@@ -327,6 +409,29 @@ fn read_toml(path: &Path, args: &mut SearchArgs) -> Result<()> {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 args.report.get_or_insert(names);
+            }
+            "jobs" => {
+                let j = match v {
+                    toml::Value::Integer(n) => jobs_value(&n.to_string()),
+                    toml::Value::String(s) => jobs_value(s),
+                    _ => Err(String::new()),
+                }
+                .map_err(|_| bad("a whole number, at least 1, or \"auto\""))?;
+                args.jobs.get_or_insert(j);
+            }
+            "devices" => {
+                let spec = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Array(a) => a
+                        .iter()
+                        .map(|x| x.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| bad("\"cpu\", \"auto\", or a list of devices such as [\"cuda:0\", \"cuda:1\"]"))?
+                        .join(","),
+                    _ => return Err(bad("\"cpu\", \"auto\", or a list of devices such as [\"cuda:0\", \"cuda:1\"]")),
+                };
+                parse_devices(&spec).map_err(|e| anyhow!("{shown}: {e}"))?;
+                args.devices.get_or_insert(spec);
             }
             other => bail!(
                 "{shown}: unknown key '{other}'; expected one of: {}",
@@ -641,27 +746,41 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     } = resolved;
     // Check the space first, so that its errors show with file:line:col.
     load_space(&settings)?;
+    let devices = parse_devices(args.devices.as_deref().unwrap_or("cpu"))?;
     let multi = MultiProgress::new();
-    let trial_bar = trial_bar(&settings.evaluator, args.quiet, &multi);
+    let mut trial_bar = trial_bar(&settings.evaluator, args.quiet, &multi);
     let evaluator: Arc<dyn Evaluator> = match hnas_train::from_name(&settings.evaluator) {
+        // One trial at a time shows its training's progress; several at once show which
+        // trials are running instead.
         Some(ev) => {
-            let bar = trial_bar.clone();
-            Arc::new(
-                ev?.with_progress(Arc::new(move |p: &hnas_train::train::Progress| {
-                    let steps = (p.epochs * p.steps) as u64;
-                    if bar.length() != Some(steps) {
-                        bar.set_length(steps);
-                    }
-                    bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
-                    bar.set_message(format!(
-                        "epoch {}/{}  loss {:.3}",
-                        p.epoch, p.epochs, p.loss
-                    ));
-                })),
-            )
+            let ev = ev?;
+            if resolve_jobs(args.jobs, &ev, &devices) > 1 {
+                Arc::new(ev)
+            } else {
+                let bar = trial_bar.clone();
+                Arc::new(
+                    ev.with_progress(Arc::new(move |p: &hnas_train::train::Progress| {
+                        let steps = (p.epochs * p.steps) as u64;
+                        if bar.length() != Some(steps) {
+                            bar.set_length(steps);
+                        }
+                        bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
+                        bar.set_message(format!(
+                            "epoch {}/{}  loss {:.3}",
+                            p.epoch, p.epochs, p.loss
+                        ));
+                    })),
+                )
+            }
         }
         None => Arc::from(hnas_eval::from_name(&settings.evaluator)?),
     };
+    let jobs = resolve_jobs(args.jobs, &*evaluator, &devices);
+    if jobs > 1 && !args.quiet {
+        trial_bar.finish_and_clear();
+        trial_bar = multi.add(ProgressBar::new(1));
+        trial_bar.set_style(ProgressStyle::with_template("  {msg}").expect("valid template"));
+    }
     let budget = settings.budget;
     let max_cost = settings.max_cost;
     let cost_unit = evaluator.cost_unit().to_string();
@@ -681,6 +800,9 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         _lock = lock_study(&path)?;
     }
     let mut study = open_study(settings, evaluator, &path, existed)?;
+    study.set_jobs(jobs);
+    study.set_devices(devices);
+    let jobs = study.jobs();
     let counted_before = study.trials().iter().filter(|t| t.counted).count() as u64;
     if budget != u64::MAX && counted_before >= budget {
         eprintln!(
@@ -728,7 +850,22 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     let plain = !args.quiet && !std::io::stderr().is_terminal();
     let mut last_line: Option<std::time::Instant> = None;
     let mut spent = study.spent();
+    let mut running = std::collections::BTreeSet::new();
+    let show_running = |bar: &ProgressBar, running: &std::collections::BTreeSet<u64>| {
+        if jobs > 1 {
+            let list: Vec<String> = running.iter().map(u64::to_string).collect();
+            bar.set_message(format!(
+                "{} of {jobs} running: trial {}",
+                running.len(),
+                list.join(", ")
+            ));
+        }
+    };
     let summary = study.run(&mut |ev| match ev {
+        Event::Started { trial, .. } => {
+            running.insert(trial.number);
+            show_running(&trial_bar, &running);
+        }
         Event::Resumed { trials, unfinished } => {
             let msg = format!(
                 "resuming {}: {trials} trials stored ({unfinished} unfinished)",
@@ -744,8 +881,11 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
             trial,
             best,
             counted,
+            in_flight,
             ..
         } => {
+            running.remove(&trial.number);
+            show_running(&trial_bar, &running);
             spent += trial.cost;
             pb.set_position(if by_cost.is_some() {
                 spent as u64
@@ -756,8 +896,10 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
             if let Some(b) = best {
                 pb.set_message(best_line(b, &objective, &report));
             }
-            trial_bar.set_position(0);
-            trial_bar.set_prefix(format!("trial {}", trial.number + 1));
+            if jobs == 1 {
+                trial_bar.set_position(0);
+                trial_bar.set_prefix(format!("trial {}", trial.number + 1));
+            }
             let last = counted >= budget;
             if plain && (last || last_line.is_none_or(|t| t.elapsed().as_secs_f64() >= 1.0)) {
                 last_line = Some(std::time::Instant::now());
@@ -773,8 +915,13 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
                 let best = best.map_or(String::new(), |b| {
                     format!("; {}", best_line(b, &objective, &report))
                 });
+                let running = if jobs > 1 {
+                    format!(", {in_flight} running")
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "trial {} {outcome} [{counted}{of} counted]{best}",
+                    "trial {} {outcome} [{counted}{of} counted{running}]{best}",
                     trial.number
                 );
             }

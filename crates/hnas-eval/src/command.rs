@@ -177,6 +177,11 @@ impl CommandEvaluator {
                 })
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
+            if let Some(d) = &info.device {
+                // The program sees its one GPU as cuda:0 (what torch.device(HNAS_DEVICE) takes).
+                cmd.env("CUDA_VISIBLE_DEVICES", physical_gpu(d))
+                    .env("HNAS_DEVICE", "cuda:0");
+            }
             #[cfg(unix)]
             {
                 use std::os::unix::process::CommandExt;
@@ -550,6 +555,22 @@ fn parse_metrics(text: &str) -> Result<Metrics, String> {
         return Err("the result holds no numeric metric".into());
     }
     Ok(m)
+}
+
+/// The CUDA_VISIBLE_DEVICES entry of hnas's `cuda:N`: N counts among the GPUs hnas itself
+/// sees, so under CUDA_VISIBLE_DEVICES=2,3 its cuda:1 is the machine's GPU 3.
+fn physical_gpu(device: &str) -> String {
+    let n = device.strip_prefix("cuda:").unwrap_or(device);
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_default();
+    let visible: Vec<&str> = visible
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .collect();
+    match n.parse::<usize>() {
+        Ok(i) if i < visible.len() => visible[i].to_string(),
+        _ => n.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -47,6 +47,9 @@ pub enum EvalError {
 pub struct TrialInfo {
     pub trial: u64,
     pub seed: u64,
+    /// The device the driver handed this trial (`cuda:1`, ..; `--devices`), if any: the
+    /// trial runs there and nowhere else.
+    pub device: Option<String>,
 }
 
 /// Turns candidates into metrics.
@@ -101,6 +104,14 @@ pub trait Evaluator: Send + Sync {
     /// (tabular benchmarks): the reference for regret.
     fn optimum(&self, _metric: &str, _maximize: bool) -> Option<f64> {
         None
+    }
+
+    /// How many trials to evaluate at once by default (`--jobs auto`) on a machine with
+    /// `cores` cores. 1 by default: right for a lookup that takes microseconds (threads
+    /// gain nothing and change which trials are proposed) and for an evaluator that must
+    /// not run concurrently; an evaluator that keeps one core busy per trial says `cores`.
+    fn auto_jobs(&self, _cores: usize) -> usize {
+        1
     }
 }
 

@@ -49,7 +49,16 @@ fn evaluator(spec: serde_json::Value) -> Box<dyn Evaluator> {
 fn run(e: &dyn Evaluator, trial: u64) -> Result<hnas_eval::Metrics, EvalError> {
     let s = space();
     let c = s.parse_candidate("net(width=12,act=gelu)").unwrap();
-    e.evaluate_trial(&s, &c, Some(3.0), &TrialInfo { trial, seed: 7 })
+    e.evaluate_trial(
+        &s,
+        &c,
+        Some(3.0),
+        &TrialInfo {
+            trial,
+            seed: 7,
+            ..Default::default()
+        },
+    )
 }
 
 const READ_JOB: &str =

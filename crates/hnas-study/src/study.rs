@@ -23,12 +23,19 @@ const PENDING_RETRIES: usize = 10;
 pub enum Event<'a> {
     /// A study with stored trials was reopened.
     Resumed { trials: usize, unfinished: usize },
-    /// A trial finished (or was answered from a duplicate).
+    /// A trial started evaluating; `in_flight` trials (this one included) are running.
+    Started {
+        trial: &'a TrialRecord,
+        in_flight: usize,
+    },
+    /// A trial finished (or was answered from a duplicate); `in_flight` trials are still
+    /// running.
     Trial {
         trial: &'a TrialRecord,
         best: Option<&'a TrialRecord>,
         counted: u64,
         budget: u64,
+        in_flight: usize,
     },
 }
 
@@ -57,7 +64,7 @@ pub struct Summary {
 pub struct Study {
     settings: Settings,
     space: Arc<Space>,
-    goals: Goals,
+    goals: Arc<Goals>,
     evaluator: Arc<dyn Evaluator>,
     strategy: Box<dyn Strategy>,
     store: Box<dyn Store>,
@@ -76,6 +83,90 @@ pub struct Study {
     /// Trials asked and not yet told (pending for the strategy), by index: kept, not
     /// searched for, because every ask needs them.
     unfinished: std::collections::BTreeSet<usize>,
+    /// Trials [`Study::run`] keeps evaluating at once.
+    jobs: usize,
+    /// Devices handed out to running trials, one trial per device (empty: none named).
+    devices: Vec<String>,
+}
+
+/// What evaluating one trial needs, shared with the thread that runs it.
+#[derive(Clone)]
+struct Evaluation {
+    evaluator: Arc<dyn Evaluator>,
+    space: Arc<Space>,
+    goals: Arc<Goals>,
+    seed: u64,
+}
+
+impl Evaluation {
+    /// The finished record of trial `t` (state, metrics, value, error, cost; no tell
+    /// sequence) and the seconds spent in the evaluator. `Err` only for a fatal error.
+    fn run(
+        &self,
+        mut t: TrialRecord,
+        c: &Candidate,
+        device: Option<String>,
+    ) -> (Result<TrialRecord, String>, f64) {
+        let info = hnas_eval::TrialInfo {
+            trial: t.number,
+            seed: self.seed,
+            device,
+        };
+        let started = std::time::Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.evaluator
+                .evaluate_trial(&self.space, c, t.fidelity, &info)
+        }))
+        .unwrap_or_else(|p| {
+            Err(EvalError::Failed(format!(
+                "the evaluator panicked: {}",
+                panic_message(&p)
+            )))
+        });
+        let seconds = started.elapsed().as_secs_f64();
+        let result = result.and_then(|m| check_metrics(&self.goals, m));
+        t.cost = self.evaluator.cost(t.fidelity);
+        match result {
+            Ok(m) => {
+                t.state = TrialState::Complete;
+                t.value = self.goals.primary().value(&m);
+                t.metrics = m;
+                // A trial run again after an interrupt keeps no stale reason.
+                t.error = None;
+            }
+            Err(EvalError::Failed(reason)) => {
+                t.state = TrialState::Failed;
+                t.error = Some(reason);
+            }
+            Err(EvalError::Stopped { reason, metrics }) => {
+                t.state = TrialState::Pruned;
+                t.metrics = metrics.into_iter().filter(|(_, v)| v.is_finite()).collect();
+                t.value = self.goals.primary().value(&t.metrics);
+                t.error = Some(reason);
+            }
+            Err(EvalError::Fatal(reason)) => return (Err(reason), seconds),
+        }
+        t.finished_at = Some(now());
+        (Ok(t), seconds)
+    }
+}
+
+/// A finished evaluation coming back from its thread: trial index, device slot, outcome,
+/// seconds in the evaluator.
+type Finished = (usize, Option<usize>, Result<TrialRecord, String>, f64);
+
+fn check_metrics(goals: &Goals, m: Metrics) -> Result<Metrics, EvalError> {
+    if let Some((k, v)) = m.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(EvalError::Failed(format!("metric '{k}' is {v}")));
+    }
+    for o in &goals.objectives {
+        if let Some(missing) = o.metrics().into_iter().find(|k| !m.contains_key(*k)) {
+            return Err(EvalError::Failed(format!(
+                "the evaluator returned no '{missing}'"
+            )));
+        }
+    }
+    Ok(m)
 }
 
 /// A study's objectives and constraints, parsed.
@@ -277,7 +368,7 @@ impl Study {
         let mut study = Study {
             settings,
             space,
-            goals,
+            goals: Arc::new(goals),
             evaluator,
             strategy,
             store,
@@ -289,6 +380,8 @@ impl Study {
             counted: 0,
             spent: 0.0,
             unfinished: Default::default(),
+            jobs: 1,
+            devices: Vec::new(),
         };
         study.replay()?;
         Ok(study)
@@ -474,55 +567,151 @@ impl Study {
         self.seq - 1
     }
 
-    /// Runs until the budget is spent, the strategy has nothing left, or an error.
+    /// How many trials [`Study::run`] evaluates at once (at least 1; default 1), each on a
+    /// thread of its own when more than one. Which trials a run proposes depends on it (the
+    /// strategy is asked with the running trials pending), but not what a resume replays:
+    /// every ask and tell is stored in the order it happened.
+    pub fn set_jobs(&mut self, jobs: usize) {
+        self.jobs = jobs.max(1);
+    }
+
+    /// Devices to run trials on (`cuda:0`, ..), one trial per device at a time: a trial is
+    /// handed a free one ([`hnas_eval::TrialInfo::device`]). With devices, at most as many
+    /// trials run at once as there are devices.
+    pub fn set_devices(&mut self, devices: Vec<String>) {
+        self.devices = devices;
+    }
+
+    /// Trials evaluated at once: the jobs, capped by the devices when there are any.
+    pub fn jobs(&self) -> usize {
+        if self.devices.is_empty() {
+            self.jobs
+        } else {
+            self.jobs.min(self.devices.len())
+        }
+    }
+
+    /// Runs until the budget is spent, the strategy has nothing left, or an error, with up
+    /// to [`Study::jobs`] trials evaluating at once. A fatal evaluator error stops new
+    /// trials; the running ones are waited for and recorded before the error is returned.
     pub fn run(&mut self, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Summary, Error> {
-        let unfinished: Vec<usize> = self.unfinished.iter().copied().collect();
+        let mut resumed: std::collections::VecDeque<usize> =
+            self.unfinished.iter().copied().collect();
         if !self.trials.is_empty() {
             on_event(Event::Resumed {
                 trials: self.trials.len(),
-                unfinished: unfinished.len(),
+                unfinished: resumed.len(),
             });
         }
-        for i in unfinished {
-            let c = self.candidate_of(&self.trials[i])?;
-            self.evaluate_and_tell(i, &c, on_event)?;
-        }
+        let jobs = self.jobs();
+        let job = Evaluation {
+            evaluator: self.evaluator.clone(),
+            space: self.space.clone(),
+            goals: self.goals.clone(),
+            seed: self.settings.seed,
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Finished>();
+        let mut free_devices: Vec<usize> = (0..self.devices.len()).rev().collect();
+        let mut in_flight = 0usize;
         let mut stopped_early = None;
+        let mut fatal: Option<String> = None;
         let mut skipped_in_a_row = 0u64;
-        while self.counted() < self.settings.budget
-            && self.settings.max_cost.is_none_or(|m| self.spent < m)
-        {
-            match self.propose()? {
-                None => {
-                    stopped_early = Some(format!(
-                        "the strategy '{}' has nothing left to propose",
-                        self.strategy.name()
-                    ));
-                    break;
-                }
-                Some(Proposal::Reused(i, c)) => {
-                    self.store.insert_trial(&self.trials[i])?;
-                    self.report(i, &c, on_event);
-                    // Under `skip`, or when only a cost budget binds (reused results cost
-                    // nothing), endless duplicates would never end the study.
-                    let unbounded =
-                        self.settings.dedup == Dedup::Skip || self.settings.budget == u64::MAX;
-                    if unbounded {
-                        skipped_in_a_row += 1;
-                        if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW {
+        loop {
+            // Start trials while there is room: resumed ones first, then new proposals.
+            while in_flight < jobs && fatal.is_none() && stopped_early.is_none() {
+                let (i, c) = if let Some(i) = resumed.pop_front() {
+                    (i, self.candidate_of(&self.trials[i])?)
+                } else {
+                    if self.counted() >= self.settings.budget
+                        || self.settings.max_cost.is_some_and(|m| self.spent >= m)
+                    {
+                        break;
+                    }
+                    match self.propose()? {
+                        // A strategy may wait for running trials (a rung to fill).
+                        None if in_flight > 0 => break,
+                        None => {
                             stopped_early = Some(format!(
-                                "the strategy proposed {MAX_SKIPPED_IN_A_ROW} known networks in a row; the space looks used up"
+                                "the strategy '{}' has nothing left to propose",
+                                self.strategy.name()
                             ));
                             break;
                         }
+                        Some(Proposal::Reused(i, c)) => {
+                            self.store.insert_trial(&self.trials[i])?;
+                            self.report(i, &c, in_flight, on_event);
+                            // Under `skip`, or when only a cost budget binds (reused results
+                            // cost nothing), endless duplicates would never end the study.
+                            let unbounded = self.settings.dedup == Dedup::Skip
+                                || self.settings.budget == u64::MAX;
+                            if unbounded {
+                                skipped_in_a_row += 1;
+                                if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW {
+                                    stopped_early = Some(format!(
+                                        "the strategy proposed {MAX_SKIPPED_IN_A_ROW} known networks in a row; the space looks used up"
+                                    ));
+                                }
+                            }
+                            continue;
+                        }
+                        Some(Proposal::New(i, c)) => {
+                            skipped_in_a_row = 0;
+                            self.store.insert_trial(&self.trials[i])?;
+                            (i, c)
+                        }
                     }
+                };
+                let slot = free_devices.pop();
+                let device = slot.map(|d| self.devices[d].clone());
+                in_flight += 1;
+                on_event(Event::Started {
+                    trial: &self.trials[i],
+                    in_flight,
+                });
+                let t = self.trials[i].clone();
+                if jobs == 1 {
+                    // One at a time runs on this thread, as a plain loop would.
+                    let (result, secs) = job.run(t, &c, device);
+                    done_tx
+                        .send((i, slot, result, secs))
+                        .expect("the receiver is alive");
+                } else {
+                    let (job, tx) = (job.clone(), done_tx.clone());
+                    std::thread::Builder::new()
+                        .name(format!("hnas-trial-{}", t.number))
+                        // Evaluators recurse over candidate trees up to the nesting limit.
+                        .stack_size(16 << 20)
+                        .spawn(move || {
+                            let (result, secs) = job.run(t, &c, device);
+                            let _ = tx.send((i, slot, result, secs));
+                        })
+                        .map_err(|e| {
+                            Error::Evaluator(format!("cannot start a trial thread: {e}"))
+                        })?;
                 }
-                Some(Proposal::New(i, c)) => {
-                    skipped_in_a_row = 0;
-                    self.store.insert_trial(&self.trials[i])?;
-                    self.evaluate_and_tell(i, &c, on_event)?;
+                if jobs == 1 {
+                    break;
                 }
             }
+            if in_flight == 0 {
+                break;
+            }
+            let (i, slot, result, secs) = done_rx.recv().expect("a running trial reports");
+            in_flight -= 1;
+            if let Some(d) = slot {
+                free_devices.push(d);
+            }
+            self.eval_seconds += secs;
+            match result {
+                Ok(finished) => self.record(i, finished, in_flight, on_event)?,
+                Err(reason) => {
+                    self.abandon(i)?;
+                    fatal.get_or_insert(reason);
+                }
+            }
+        }
+        if let Some(reason) = fatal {
+            return Err(Error::Evaluator(reason));
         }
         Ok(self.summary(stopped_early))
     }
@@ -723,47 +912,15 @@ impl Study {
     /// cost; no tell sequence), without recording or telling it. `Err` only for a fatal
     /// evaluator error.
     pub fn evaluate(&mut self, i: usize, c: &Candidate) -> Result<TrialRecord, String> {
-        let mut t = self.trials[i].clone();
-        let info = hnas_eval::TrialInfo {
-            trial: t.number,
+        let job = Evaluation {
+            evaluator: self.evaluator.clone(),
+            space: self.space.clone(),
+            goals: self.goals.clone(),
             seed: self.settings.seed,
         };
-        let started = std::time::Instant::now();
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            self.evaluator
-                .evaluate_trial(&self.space, c, t.fidelity, &info)
-        }))
-        .unwrap_or_else(|p| {
-            Err(EvalError::Failed(format!(
-                "the evaluator panicked: {}",
-                panic_message(&p)
-            )))
-        });
-        self.eval_seconds += started.elapsed().as_secs_f64();
-        let result = result.and_then(|m| self.check_metrics(m));
-        t.cost = self.evaluator.cost(t.fidelity);
-        match result {
-            Ok(m) => {
-                t.state = TrialState::Complete;
-                t.value = self.goals.primary().value(&m);
-                t.metrics = m;
-                // A trial run again after an interrupt keeps no stale reason.
-                t.error = None;
-            }
-            Err(EvalError::Failed(reason)) => {
-                t.state = TrialState::Failed;
-                t.error = Some(reason);
-            }
-            Err(EvalError::Stopped { reason, metrics }) => {
-                t.state = TrialState::Pruned;
-                t.metrics = metrics.into_iter().filter(|(_, v)| v.is_finite()).collect();
-                t.value = self.goals.primary().value(&t.metrics);
-                t.error = Some(reason);
-            }
-            Err(EvalError::Fatal(reason)) => return Err(reason),
-        }
-        t.finished_at = Some(now());
-        Ok(t)
+        let (result, secs) = job.run(self.trials[i].clone(), c, None);
+        self.eval_seconds += secs;
+        result
     }
 
     fn push_trial(&mut self, t: TrialRecord) -> usize {
@@ -799,50 +956,37 @@ impl Study {
         }
     }
 
-    fn evaluate_and_tell(
+    /// Records a finished evaluation of trial `i`: its tell, in the store and to the strategy.
+    fn record(
         &mut self,
         i: usize,
-        c: &Candidate,
+        mut finished: TrialRecord,
+        in_flight: usize,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
-        let mut finished = match self.evaluate(i, c) {
-            Ok(t) => t,
-            Err(reason) => {
-                // Nothing half-written: the unfinished last trial is removed (a later run
-                // asks for the same candidate again); one in the middle of a resumed study
-                // cannot go without renumbering, so it stays unfinished.
-                if i + 1 == self.trials.len() && self.trials[i].tell_seq.is_none() {
-                    self.store.delete_trial(self.trials[i].number)?;
-                    let t = self.trials.pop().expect("index checked above");
-                    self.unfinished.remove(&i);
-                    self.counted -= u64::from(t.counted);
-                }
-                return Err(Error::Evaluator(reason));
-            }
-        };
+        let c = self.candidate_of(&finished)?;
         self.spent += finished.cost;
         finished.tell_seq = Some(self.next_seq());
         self.trials[i] = finished;
         self.unfinished.remove(&i);
         self.store.update_trial(&self.trials[i])?;
         self.index(i);
-        self.tell(i, c);
-        self.report(i, c, on_event);
+        self.tell(i, &c);
+        self.report(i, &c, in_flight, on_event);
         Ok(())
     }
 
-    fn check_metrics(&self, m: Metrics) -> Result<Metrics, EvalError> {
-        if let Some((k, v)) = m.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(EvalError::Failed(format!("metric '{k}' is {v}")));
+    /// After a fatal evaluator error: the unfinished last trial is removed (a later run asks
+    /// for the same candidate again); one in the middle cannot go without renumbering, so it
+    /// stays unfinished, to be run again on resume. Nothing half-written either way.
+    fn abandon(&mut self, i: usize) -> Result<(), Error> {
+        if i + 1 == self.trials.len() && self.trials[i].tell_seq.is_none() {
+            self.store.delete_trial(self.trials[i].number)?;
+            let t = self.trials.pop().expect("index checked above");
+            self.unfinished.remove(&i);
+            self.counted -= u64::from(t.counted);
         }
-        for o in &self.goals.objectives {
-            if let Some(missing) = o.metrics().into_iter().find(|k| !m.contains_key(*k)) {
-                return Err(EvalError::Failed(format!(
-                    "the evaluator returned no '{missing}'"
-                )));
-            }
-        }
-        Ok(m)
+        Ok(())
     }
 
     /// Tells the strategy the outcome of trial `i` (already indexed).
@@ -860,12 +1004,19 @@ impl Study {
         });
     }
 
-    fn report(&self, i: usize, _c: &Candidate, on_event: &mut dyn FnMut(Event<'_>)) {
+    fn report(
+        &self,
+        i: usize,
+        _c: &Candidate,
+        in_flight: usize,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) {
         on_event(Event::Trial {
             trial: &self.trials[i],
             best: self.best(),
             counted: self.counted(),
             budget: self.settings.budget,
+            in_flight,
         });
     }
 }

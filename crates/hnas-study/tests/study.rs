@@ -630,3 +630,134 @@ fn an_evaluation_stopped_early_is_a_pruned_trial_with_its_reports() {
         .all(|t| t.state == TrialState::Complete));
     assert!(study.best().unwrap().value.unwrap() >= 8.0);
 }
+
+/// Sleeps `millis` per evaluation and notes the most evaluations it ever saw at once.
+struct Overlap {
+    inner: Arc<TestEval>,
+    now: AtomicUsize,
+    most: AtomicUsize,
+    millis: u64,
+}
+
+impl Evaluator for Overlap {
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn metrics(&self) -> Vec<String> {
+        self.inner.metrics()
+    }
+    fn evaluate(&self, s: &Space, c: &Candidate, f: Option<f64>) -> Result<Metrics, EvalError> {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(n, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(self.millis));
+        // Counted out even when the evaluation panics.
+        struct Out<'a>(&'a AtomicUsize);
+        impl Drop for Out<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _out = Out(&self.now);
+        self.inner.evaluate(s, c, f)
+    }
+}
+
+fn overlap(fatal_a: Option<i64>, millis: u64) -> Arc<Overlap> {
+    Arc::new(Overlap {
+        inner: Arc::new(TestEval {
+            calls: AtomicUsize::new(0),
+            fatal_a,
+        }),
+        now: AtomicUsize::new(0),
+        most: AtomicUsize::new(0),
+        millis,
+    })
+}
+
+#[test]
+fn jobs_keep_that_many_trials_running_and_the_store_replays_them() {
+    for strategy in [
+        "rea:population=8,sample=3",
+        "bananas",
+        "tpe",
+        "sh:rungs=1/3",
+    ] {
+        let eval = overlap(None, 20);
+        let mut study = Study::open(
+            settings(strategy, 40, 2),
+            eval.clone(),
+            Box::new(MemoryStore::new()),
+        )
+        .unwrap();
+        study.set_jobs(4);
+        let mut most_in_flight = 0;
+        let summary = study
+            .run(&mut |ev| {
+                if let hnas_study::Event::Started { in_flight, .. } = ev {
+                    most_in_flight = most_in_flight.max(in_flight);
+                }
+            })
+            .unwrap();
+        assert_eq!(summary.counted, 40, "{strategy}");
+        assert_eq!(eval.most.load(Ordering::SeqCst), 4, "{strategy}");
+        assert_eq!(most_in_flight, 4, "{strategy}");
+        // Failures, NaNs and panics on other threads are failed trials, as on one.
+        assert!(study.trials().iter().all(|t| t.state.is_finished()));
+        let before = digest(&study);
+        // Reopened, the strategy replays the stored asks and tells in their order (a
+        // diverging replay is an error) and goes on.
+        let store = study.into_store();
+        let mut again = Study::open(settings(strategy, 50, 2), eval.clone(), store).unwrap();
+        assert_eq!(digest(&again), before);
+        again.set_jobs(2);
+        again.run(&mut |_| {}).unwrap();
+        assert_eq!(again.counted(), 50, "{strategy}");
+    }
+}
+
+#[test]
+fn devices_cap_the_jobs_and_each_trial_holds_one() {
+    let eval = overlap(None, 10);
+    let mut study = Study::open(
+        settings("random", 12, 0),
+        eval.clone(),
+        Box::new(MemoryStore::new()),
+    )
+    .unwrap();
+    study.set_jobs(8);
+    study.set_devices(vec!["cuda:0".into(), "cuda:1".into()]);
+    assert_eq!(study.jobs(), 2);
+    study.run(&mut |_| {}).unwrap();
+    assert_eq!(eval.most.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_fatal_error_among_parallel_trials_records_the_others_and_stops() {
+    let eval = overlap(Some(5), 15);
+    let mut study = Study::open(
+        settings("grid", 2000, 0),
+        eval.clone(),
+        Box::new(MemoryStore::new()),
+    )
+    .unwrap();
+    study.set_jobs(3);
+    let err = study.run(&mut |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, Error::Evaluator(m) if m == "the table is gone"),
+        "{err}"
+    );
+    // No new trial starts after the error; the running ones finish and are recorded.
+    assert_eq!(eval.now.load(Ordering::SeqCst), 0);
+    let n = study.trials().len();
+    assert!(n < 2000);
+    let store = study.into_store();
+    let trials = store.trials().unwrap();
+    let unfinished = trials.iter().filter(|t| !t.state.is_finished()).count();
+    assert!(unfinished <= 1, "{unfinished} trials left running");
+    // Resumable: it replays, and the failing trial (if kept) is what stops it again.
+    let err = Study::open(settings("grid", 2000, 0), eval, store)
+        .unwrap()
+        .run(&mut |_| {})
+        .unwrap_err();
+    assert!(matches!(&err, Error::Evaluator(_)));
+}

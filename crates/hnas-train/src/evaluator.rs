@@ -179,7 +179,24 @@ impl TrainEvaluator {
         c: &Candidate,
         fidelity: Option<f64>,
         seed: u64,
+        device: Option<&str>,
     ) -> Result<Metrics, EvalError> {
+        let gpu = match device {
+            None | Some("cpu") => None,
+            Some(d) => match d.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+                Some(i) => Some(i),
+                None => {
+                    return Err(EvalError::Fatal(format!(
+                        "{}: unknown device '{d}'; expected cpu or cuda:N",
+                        self.name
+                    )))
+                }
+            },
+        };
+        if let Some(i) = gpu {
+            // A build without a GPU backend cannot run any trial: stop the study, not the trial.
+            crate::train::gpu_device(i).map_err(|e| EvalError::Fatal(e.to_string()))?;
+        }
         let d = self.dataset()?;
         let compiled = self.compile(space, c)?;
         let net = &compiled.net;
@@ -203,6 +220,7 @@ impl TrainEvaluator {
             momentum: t.momentum.unwrap_or(self.config.momentum),
             label_smoothing: t.label_smoothing.unwrap_or(self.config.label_smoothing),
             seed,
+            gpu,
         };
         let sink = self.progress.clone();
         let mut progress = |p: Progress| {
@@ -247,7 +265,7 @@ impl Evaluator for TrainEvaluator {
         c: &Candidate,
         fidelity: Option<f64>,
     ) -> Result<Metrics, EvalError> {
-        self.run(space, c, fidelity, 0)
+        self.run(space, c, fidelity, 0, None)
     }
 
     fn evaluate_trial(
@@ -257,7 +275,7 @@ impl Evaluator for TrainEvaluator {
         fidelity: Option<f64>,
         trial: &TrialInfo,
     ) -> Result<Metrics, EvalError> {
-        self.run(space, c, fidelity, trial.seed)
+        self.run(space, c, fidelity, trial.seed, trial.device.as_deref())
     }
 
     /// A space none of whose first samples means a network is the wrong space for training.
@@ -291,6 +309,12 @@ impl Evaluator for TrainEvaluator {
 
     fn cost_unit(&self) -> &str {
         "epochs"
+    }
+
+    /// One trial per core: a trial's training runs on one thread (the batches are small;
+    /// measured: more threads per trial do not make one trial faster).
+    fn auto_jobs(&self, cores: usize) -> usize {
+        cores
     }
 
     /// 1, 3, 9, .. epochs up to the default, which closes the ladder.

@@ -29,6 +29,8 @@ pub struct TrainConfig {
     pub label_smoothing: f64,
     /// Seeds the weights, the order of examples and dropout.
     pub seed: u64,
+    /// The GPU to train on (`cuda:N` of `--devices`); `None`: the backend [`device`] picks.
+    pub gpu: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -42,6 +44,7 @@ impl Default for TrainConfig {
             momentum: 0.9,
             label_smoothing: 0.0,
             seed: 0,
+            gpu: None,
         }
     }
 }
@@ -102,6 +105,24 @@ pub fn device() -> Device {
         "cuda" => Device::cuda(0),
         _ => Device::flex(),
     }
+}
+
+/// GPU `index` on the GPU backend this build has (`tch` with libtorch's CUDA, or `cuda`),
+/// for a trial handed `cuda:N` by `--devices`.
+#[allow(deprecated)]
+pub fn gpu_device(index: usize) -> Result<Device, TrainError> {
+    #[cfg(feature = "cuda")]
+    if backend_name() == "cuda" {
+        return Ok(Device::cuda(index));
+    }
+    #[cfg(feature = "tch")]
+    return Ok(Device::libtorch_cuda(index));
+    #[cfg(all(feature = "cuda", not(feature = "tch")))]
+    return Ok(Device::cuda(index));
+    #[allow(unreachable_code)]
+    Err(TrainError::Invalid(format!(
+        "cuda:{index} was asked for, but this hnas trains on the CPU only: build it with --features tch (libtorch) or cuda (docs/training.md)"
+    )))
 }
 
 /// The backend [`device`] picks: `HNAS_DEVICE` where this build has it, else `flex`.
@@ -173,7 +194,10 @@ pub fn train(
         )));
     }
     let start = Instant::now();
-    let plain = device();
+    let plain = match cfg.gpu {
+        Some(i) => gpu_device(i)?,
+        None => device(),
+    };
     let device = plain.clone().autodiff();
     let mut model = Model::init(net, &device, cfg.seed);
     let mut optim = optimizer(cfg.optimizer, cfg.momentum, cfg.weight_decay);

@@ -131,7 +131,16 @@ fn the_evaluator_reports_every_metric() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let c = space.sample(&mut rng, SampleMode::Uniform);
     let m = ev
-        .evaluate_trial(&space, &c, None, &TrialInfo { trial: 0, seed: 5 })
+        .evaluate_trial(
+            &space,
+            &c,
+            None,
+            &TrialInfo {
+                trial: 0,
+                seed: 5,
+                ..Default::default()
+            },
+        )
         .unwrap();
     for k in METRICS {
         assert!(m.contains_key(k), "missing {k}: {m:?}");
