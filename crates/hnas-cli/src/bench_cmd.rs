@@ -68,6 +68,10 @@ pub struct BenchArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Trials each run evaluates at once, as `hnas search --jobs` (proposals then see the
+    /// running trials as pending: what asynchronous parallel search costs in quality).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: u64,
     /// Folder for curves.csv (mean and standard error of the regret at every budget),
     /// curves.svg (the same as a plot with error bands) and seeds.csv (each seed's value at
     /// every reported budget).
@@ -189,6 +193,7 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         max_cost: a.budget_cost,
         fidelity: a.fidelity,
         dedup,
+        jobs: a.jobs as usize,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))

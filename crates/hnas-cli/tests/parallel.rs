@@ -265,3 +265,71 @@ fn a_cpu_build_asked_for_a_gpu_stops_with_the_reason() {
             "cuda:0 was asked for, but this hnas trains on the CPU only",
         ));
 }
+
+#[test]
+fn the_slurm_array_script_runs_workers_that_share_one_study() {
+    let base = match std::env::var("HNAS_TEST_POSTGRES") {
+        Ok(u) => u,
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true: HNAS_TEST_POSTGRES is not set (.ci/start-postgres sets it)")
+        }
+        Err(_) => {
+            eprintln!("notice: skipping: HNAS_TEST_POSTGRES is not set");
+            return;
+        }
+    };
+    let url = format!(
+        "{base}?study=slurm-{}-{}",
+        std::process::id(),
+        hnas_store::now()
+    );
+    let root = common::root();
+    let bin = assert_cmd::cargo::cargo_bin("hnas");
+    // Two array tasks at once, as SLURM starts them: plain bash, no scheduler.
+    let tasks: Vec<_> = (0..2)
+        .map(|task| {
+            std::process::Command::new("bash")
+                .arg(root.join("examples/slurm/hnas-array.sbatch"))
+                .args(["--evaluator", "sleep:100", "--space"])
+                .arg(example("nb201"))
+                .args(["--strategy", "random", "--budget", "16"])
+                .env("HNAS", &bin)
+                .env("HNAS_STUDY_URL", &url)
+                .env("SLURM_SUBMIT_DIR", &root)
+                .env("SLURM_ARRAY_JOB_ID", "77")
+                .env("SLURM_ARRAY_TASK_ID", task.to_string())
+                .env("SLURM_CPUS_PER_TASK", "1")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = tasks
+        .into_iter()
+        .map(|t| t.wait_with_output().unwrap())
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for out in &outputs {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = common::trials_in(&url, "json").succeeds();
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 16);
+    for r in &rows {
+        assert_eq!(r["state"], "complete", "{r}");
+        let worker = r["worker"].as_str().unwrap();
+        assert!(worker.starts_with("slurm-77-"), "{worker}");
+        ids.insert(worker.split('@').next().unwrap().to_string());
+    }
+    // Both tasks took trials.
+    assert_eq!(ids.len(), 2, "{ids:?}");
+}

@@ -50,6 +50,9 @@ pub struct TrialInfo {
     /// The device the driver handed this trial (`cuda:1`, ..; `--devices`), if any: the
     /// trial runs there and nowhere else.
     pub device: Option<String>,
+    /// When several trials run at once: the threads this trial's own work may use (its
+    /// share of the machine's cores). `None`: it runs alone and may use them all.
+    pub threads: Option<usize>,
 }
 
 /// Turns candidates into metrics.

@@ -40,6 +40,8 @@ pub struct BenchConfig {
     /// The study's fidelity for strategies that do not choose one.
     pub fidelity: Option<f64>,
     pub dedup: Dedup,
+    /// Trials each run evaluates at once ([`Study::set_jobs`]; 1: one after another).
+    pub jobs: usize,
 }
 
 /// One strategy's results over all seeds.
@@ -187,6 +189,7 @@ pub fn run_benchmark(
                 let start = Instant::now();
                 let mut study =
                     Study::open(settings, evaluator.clone(), Box::new(MemoryStore::new()))?;
+                study.set_jobs(cfg.jobs);
                 let mut curve = Vec::with_capacity(cfg.budget as usize);
                 let mut costs = Vec::with_capacity(cfg.budget as usize);
                 let mut spent = 0.0;

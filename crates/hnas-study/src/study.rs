@@ -96,6 +96,8 @@ struct Evaluation {
     space: Arc<Space>,
     goals: Arc<Goals>,
     seed: u64,
+    /// Each trial's share of the cores when several run at once.
+    threads: Option<usize>,
 }
 
 impl Evaluation {
@@ -111,6 +113,7 @@ impl Evaluation {
             trial: t.number,
             seed: self.seed,
             device,
+            threads: self.threads,
         };
         let started = std::time::Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| {
@@ -604,11 +607,13 @@ impl Study {
             });
         }
         let jobs = self.jobs();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let job = Evaluation {
             evaluator: self.evaluator.clone(),
             space: self.space.clone(),
             goals: self.goals.clone(),
             seed: self.settings.seed,
+            threads: (jobs > 1).then(|| (cores / jobs).max(1)),
         };
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Finished>();
         let mut free_devices: Vec<usize> = (0..self.devices.len()).rev().collect();
@@ -917,6 +922,7 @@ impl Study {
             space: self.space.clone(),
             goals: self.goals.clone(),
             seed: self.settings.seed,
+            threads: None,
         };
         let (result, secs) = job.run(self.trials[i].clone(), c, None);
         self.eval_seconds += secs;

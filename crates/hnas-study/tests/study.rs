@@ -485,6 +485,7 @@ fn the_harness_measures_hypervolume_against_the_enumerated_front() {
         max_cost: None,
         fidelity: None,
         dedup: Dedup::Reuse,
+        jobs: 1,
     };
     let result = hnas_study::run_benchmark(&cfg, TestEval::new()).unwrap();
     assert!(result.optimum.unwrap() > 0.0);
