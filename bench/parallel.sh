@@ -53,7 +53,7 @@ if [[ $parts == *3* ]]; then
     for jobs in 1 4; do
         "$bin" bench --space examples/spaces/nb201.hnas --evaluator nb201:cifar10 \
             --strategies random,bananas --seeds "$seeds" --budget 100 --at 25,50,100 \
-            --jobs "$jobs" >"$work/bananas-$jobs.txt" 2>/dev/null
+            --jobs "$jobs" >"$work/bananas-$jobs.txt" 2>&1
         echo "-- --jobs $jobs"
         cat "$work/bananas-$jobs.txt"
     done

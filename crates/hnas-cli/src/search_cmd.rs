@@ -232,23 +232,7 @@ pub fn load_space(settings: &Settings) -> Result<hnas_space::Space> {
         .map_err(|d| anyhow!("{}", d.render().trim_end()))
 }
 
-/// The objective and report metrics a preset evaluator is searched with by default.
-pub fn default_objective(evaluator: &str) -> Option<(String, Vec<String>)> {
-    if evaluator.starts_with("nb201:") {
-        Some(("max:valid_12".into(), vec!["test_200".into()]))
-    } else if evaluator == "hash" || evaluator.starts_with("sleep:") {
-        Some(("max:score".into(), vec![]))
-    } else if evaluator.starts_with("train:") {
-        Some((
-            "max:accuracy".into(),
-            ["test_accuracy", "params", "flops", "latency_ms"]
-                .map(String::from)
-                .to_vec(),
-        ))
-    } else {
-        None
-    }
-}
+pub use hnas_study::default_objective;
 
 fn read_toml(path: &Path, args: &mut SearchArgs) -> Result<()> {
     let text = std::fs::read_to_string(path)
@@ -665,11 +649,7 @@ fn remove_study_file(path: &Path) -> Result<()> {
 
 /// The store a study location names: a `postgres://` URL or an SQLite file path.
 fn store_at(location: &Path) -> Result<Box<dyn Store>> {
-    let text = location.to_string_lossy();
-    if hnas_store::is_postgres_url(&text) {
-        return Ok(Box::new(hnas_store::PgStore::open(&text)?));
-    }
-    Ok(Box::new(SqliteStore::open(location)?))
+    Ok(hnas_store::open(&location.to_string_lossy())?)
 }
 
 /// Opens an existing study for reading (`hnas trials`, `hnas illuminate`).

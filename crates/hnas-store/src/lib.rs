@@ -15,6 +15,22 @@ pub use memory::MemoryStore;
 pub use pg::{is_postgres_url, split_study, PgStore};
 pub use sqlite::SqliteStore;
 
+/// The store at `location`: a PostgreSQL URL (`postgres://USER@HOST/DB?study=NAME`, with
+/// the `postgres` feature), or an SQLite file (created if absent).
+pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    #[cfg(feature = "postgres")]
+    if is_postgres_url(location) {
+        return Ok(Box::new(PgStore::open(location)?));
+    }
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        return Err(StoreError::Open {
+            path: location.into(),
+            message: "this build of hnas has no PostgreSQL support (feature 'postgres')".into(),
+        });
+    }
+    Ok(Box::new(SqliteStore::open(std::path::Path::new(location))?))
+}
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;

@@ -16,8 +16,8 @@ mod worker;
 
 pub use bench::{run_benchmark, BenchConfig, BenchResult, StrategyCurves};
 pub use objective::{Constraint, Objective, MNAS_W};
-pub use settings::{Dedup, Settings};
-pub use study::{Event, Goals, Proposal, Study, Summary};
+pub use settings::{default_objective, Dedup, Settings};
+pub use study::{Asked, Event, Goals, Proposal, Study, Summary};
 #[cfg(feature = "postgres")]
 pub use worker::{run_worker, WorkerConfig, WorkerEvent, WorkerSummary};
 

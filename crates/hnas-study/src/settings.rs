@@ -130,3 +130,23 @@ impl Settings {
         out
     }
 }
+
+/// The objective and report metrics a preset evaluator is searched with by default:
+/// `nb201:*` max:valid_12 reporting test_200, `hash`/`sleep:` max:score, `train:*`
+/// max:accuracy reporting test accuracy, size and latency. `None`: it must be given.
+pub fn default_objective(evaluator: &str) -> Option<(String, Vec<String>)> {
+    if evaluator.starts_with("nb201:") {
+        Some(("max:valid_12".into(), vec!["test_200".into()]))
+    } else if evaluator == "hash" || evaluator.starts_with("sleep:") {
+        Some(("max:score".into(), vec![]))
+    } else if evaluator.starts_with("train:") {
+        Some((
+            "max:accuracy".into(),
+            ["test_accuracy", "params", "flops", "latency_ms"]
+                .map(String::from)
+                .to_vec(),
+        ))
+    } else {
+        None
+    }
+}

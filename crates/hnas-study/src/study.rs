@@ -87,6 +87,19 @@ pub struct Study {
     jobs: usize,
     /// Devices handed out to running trials, one trial per device (empty: none named).
     devices: Vec<String>,
+    /// Set from anywhere to make [`Study::run`] start no new trial.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A trial [`Study::ask`] handed out.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// Its index in [`Study::trials`] (its number).
+    pub index: usize,
+    pub candidate: Candidate,
+    /// A network evaluated before: the trial is finished already, from that result (under
+    /// `Dedup::Reuse` or `Skip`); telling it is an error.
+    pub reused: bool,
 }
 
 /// What evaluating one trial needs, shared with the thread that runs it.
@@ -105,7 +118,7 @@ impl Evaluation {
     /// sequence) and the seconds spent in the evaluator. `Err` only for a fatal error.
     fn run(
         &self,
-        mut t: TrialRecord,
+        t: TrialRecord,
         c: &Candidate,
         device: Option<String>,
     ) -> (Result<TrialRecord, String>, f64) {
@@ -127,31 +140,43 @@ impl Evaluation {
             )))
         });
         let seconds = started.elapsed().as_secs_f64();
-        let result = result.and_then(|m| check_metrics(&self.goals, m));
-        t.cost = self.evaluator.cost(t.fidelity);
-        match result {
-            Ok(m) => {
-                t.state = TrialState::Complete;
-                t.value = self.goals.primary().value(&m);
-                t.metrics = m;
-                // A trial run again after an interrupt keeps no stale reason.
-                t.error = None;
-            }
-            Err(EvalError::Failed(reason)) => {
-                t.state = TrialState::Failed;
-                t.error = Some(reason);
-            }
-            Err(EvalError::Stopped { reason, metrics }) => {
-                t.state = TrialState::Pruned;
-                t.metrics = metrics.into_iter().filter(|(_, v)| v.is_finite()).collect();
-                t.value = self.goals.primary().value(&t.metrics);
-                t.error = Some(reason);
-            }
-            Err(EvalError::Fatal(reason)) => return (Err(reason), seconds),
-        }
-        t.finished_at = Some(now());
-        (Ok(t), seconds)
+        let cost = self.evaluator.cost(t.fidelity);
+        (finish(&self.goals, t, cost, result), seconds)
     }
+}
+
+/// Trial `t` finished with `result`: its state, metrics, value, error and cost (no tell
+/// sequence). `Err` only for a fatal error.
+fn finish(
+    goals: &Goals,
+    mut t: TrialRecord,
+    cost: f64,
+    result: Result<Metrics, EvalError>,
+) -> Result<TrialRecord, String> {
+    let result = result.and_then(|m| check_metrics(goals, m));
+    t.cost = cost;
+    match result {
+        Ok(m) => {
+            t.state = TrialState::Complete;
+            t.value = goals.primary().value(&m);
+            t.metrics = m;
+            // A trial run again after an interrupt keeps no stale reason.
+            t.error = None;
+        }
+        Err(EvalError::Failed(reason)) => {
+            t.state = TrialState::Failed;
+            t.error = Some(reason);
+        }
+        Err(EvalError::Stopped { reason, metrics }) => {
+            t.state = TrialState::Pruned;
+            t.metrics = metrics.into_iter().filter(|(_, v)| v.is_finite()).collect();
+            t.value = goals.primary().value(&t.metrics);
+            t.error = Some(reason);
+        }
+        Err(EvalError::Fatal(reason)) => return Err(reason),
+    }
+    t.finished_at = Some(now());
+    Ok(t)
 }
 
 /// A finished evaluation coming back from its thread: trial index, device slot, outcome,
@@ -385,6 +410,7 @@ impl Study {
             unfinished: Default::default(),
             jobs: 1,
             devices: Vec::new(),
+            stop: Default::default(),
         };
         study.replay()?;
         Ok(study)
@@ -585,6 +611,73 @@ impl Study {
         self.devices = devices;
     }
 
+    /// A flag that makes [`Study::run`] start no new trial once set (from another thread, a
+    /// signal handler, an observer): the running trials finish and are recorded, and the
+    /// run returns with `stopped_early`. `run` clears it when it starts.
+    pub fn stop_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Changes the budget of counted trials (a larger one extends the study), here and in
+    /// the store's settings, so that a later resume sees it.
+    pub fn set_budget(&mut self, budget: u64) -> Result<(), Error> {
+        self.settings.budget = budget.max(1);
+        if let Some(rec) = self.store.study()? {
+            self.store.put_study(&StudyRecord {
+                settings: to_json(&self.settings),
+                ..rec
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Asks the strategy for the next trial and records it (running) in the store, for a
+    /// loop the caller drives: evaluate [`Asked::candidate`] however it likes, then
+    /// [`Study::tell`] the outcome. `None` when the strategy has nothing left. The budget is
+    /// not checked: the caller decides when to stop.
+    pub fn ask(&mut self) -> Result<Option<Asked>, Error> {
+        Ok(match self.propose()? {
+            None => None,
+            Some(Proposal::Reused(index, candidate)) => {
+                self.store.insert_trial(&self.trials[index])?;
+                Some(Asked {
+                    index,
+                    candidate,
+                    reused: true,
+                })
+            }
+            Some(Proposal::New(index, candidate)) => {
+                self.store.insert_trial(&self.trials[index])?;
+                Some(Asked {
+                    index,
+                    candidate,
+                    reused: false,
+                })
+            }
+        })
+    }
+
+    /// Records the outcome of a trial [`Study::ask`] handed out (or one left unfinished by
+    /// an interrupted run): metrics, or why it failed or was stopped. A fatal error is
+    /// refused (the trial stays unfinished; it runs again on resume).
+    pub fn tell(&mut self, index: usize, result: Result<Metrics, EvalError>) -> Result<(), Error> {
+        let Some(t) = self.trials.get(index) else {
+            return Err(Error::Settings(format!(
+                "no trial {index}: the study has {} trials",
+                self.trials.len()
+            )));
+        };
+        if !self.unfinished.contains(&index) {
+            return Err(Error::Settings(format!(
+                "trial {index} is finished already ({}); each trial is told once",
+                format!("{:?}", t.state).to_lowercase()
+            )));
+        }
+        let cost = self.evaluator.cost(t.fidelity);
+        let finished = finish(&self.goals, t.clone(), cost, result).map_err(Error::Evaluator)?;
+        self.record(index, finished, 0, &mut |_| {})
+    }
+
     /// Trials evaluated at once: the jobs, capped by the devices when there are any.
     pub fn jobs(&self) -> usize {
         if self.devices.is_empty() {
@@ -621,7 +714,12 @@ impl Study {
         let mut stopped_early = None;
         let mut fatal: Option<String> = None;
         let mut skipped_in_a_row = 0u64;
+        let stop = self.stop.clone();
+        stop.store(false, std::sync::atomic::Ordering::SeqCst);
         loop {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) && stopped_early.is_none() {
+                stopped_early = Some("stopped".to_string());
+            }
             // Start trials while there is room: resumed ones first, then new proposals.
             while in_flight < jobs && fatal.is_none() && stopped_early.is_none() {
                 let (i, c) = if let Some(i) = resumed.pop_front() {
@@ -840,7 +938,7 @@ impl Study {
                     self.trials[i] = t;
                     self.unfinished.remove(&i);
                     self.index(i);
-                    self.tell(i, &c);
+                    self.tell_strategy(i, &c);
                 }
             }
             self.seq = self.seq.max(seq + 1);
@@ -906,7 +1004,7 @@ impl Study {
                 t.finished_at = Some(t.started_at);
                 let i = self.push_trial(t);
                 self.index(i);
-                self.tell(i, &c);
+                self.tell_strategy(i, &c);
                 Proposal::Reused(i, c)
             }
             None => Proposal::New(self.push_trial(record), c),
@@ -977,7 +1075,7 @@ impl Study {
         self.unfinished.remove(&i);
         self.store.update_trial(&self.trials[i])?;
         self.index(i);
-        self.tell(i, &c);
+        self.tell_strategy(i, &c);
         self.report(i, &c, in_flight, on_event);
         Ok(())
     }
@@ -996,7 +1094,7 @@ impl Study {
     }
 
     /// Tells the strategy the outcome of trial `i` (already indexed).
-    fn tell(&mut self, i: usize, c: &Candidate) {
+    fn tell_strategy(&mut self, i: usize, c: &Candidate) {
         let t = &self.trials[i];
         let objectives = self.goals.vector(t).unwrap_or_default();
         self.strategy.tell(&Outcome {

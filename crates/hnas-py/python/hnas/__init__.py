@@ -1,0 +1,144 @@
+"""hnas: hierarchical neural architecture search, from Python.
+
+A search space is a grammar (a ``.hnas`` file or its text); a study searches it with one of
+hnas's strategies, evaluating each candidate with your Python function, in this process::
+
+    import hnas
+
+    def accuracy(candidate):
+        tree = candidate.to_dict()          # the derivation tree
+        return train_and_score(tree)        # a number, or a dict of metrics
+
+    study = hnas.create_study("examples/spaces/mlp.hnas", strategy="tpe", storage="runs/mlp.db")
+    study.optimize(accuracy, n_trials=50)
+    print(study.best_trial.value, study.best_trial.candidate)
+
+The study file is the one ``hnas search`` writes: a study begun here resumes from the CLI
+and back (docs/python.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+
+from ._hnas import Candidate, Study, Trial, __version__, check_space, stored_settings
+
+__all__ = [
+    "Candidate",
+    "Study",
+    "Trial",
+    "create_study",
+    "load_study",
+    "check_space",
+    "trials_dataframe",
+    "__version__",
+]
+
+SpaceLike = Union[str, "os.PathLike[str]"]
+
+
+def _read_space(space: SpaceLike) -> "tuple[str, str]":
+    """(text, name) of a space given as a path to a .hnas file or as its text."""
+    if isinstance(space, os.PathLike):
+        path = Path(space)
+        return path.read_text(encoding="utf-8"), str(path)
+    if "\n" not in space and "=" not in space:
+        path = Path(space)
+        if not path.is_file():
+            raise FileNotFoundError(f"no space file {space!r}; pass a path to a .hnas file or the space's text")
+        return path.read_text(encoding="utf-8"), str(path)
+    return space, "<string>"
+
+
+def create_study(
+    space: SpaceLike,
+    *,
+    strategy: str = "rea",
+    evaluator: Optional[str] = None,
+    objectives: Optional[Iterable[str]] = None,
+    constraints: Iterable[str] = (),
+    report: Iterable[str] = (),
+    storage: Optional[SpaceLike] = None,
+    seed: int = 0,
+    dedup: str = "reuse",
+) -> Study:
+    """A new study, or the one already at ``storage`` (resumed: its settings must match).
+
+    space: a path to a ``.hnas`` file, or the space's text.
+    strategy: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites, nsga2, sh,
+        hyperband, asha, bohb, with parameters as ``"rea:population=30,sample=10"``.
+    evaluator: None to evaluate with the function given to ``optimize`` (objective
+        ``max:value`` by default); or a named evaluator such as ``"nb201:cifar10"``,
+        ``"table:PATH"``, ``'command:["python3","train.py"]'`` (docs/studies.md).
+    objectives: ``["max:METRIC"]``, ``["min:METRIC"]``, several for a Pareto front.
+    constraints: ``["latency <= 5"]``: trials breaking one are infeasible.
+    storage: None (in memory), an SQLite file, or ``postgres://USER@HOST/DB?study=NAME``.
+    dedup: what to do with a network evaluated before: reuse (its result), skip, off.
+    """
+    text, name = _read_space(space)
+    return Study(
+        text,
+        name,
+        strategy,
+        evaluator,
+        list(objectives or []),
+        list(constraints),
+        list(report),
+        None if storage is None else os.fspath(storage),
+        seed,
+        dedup,
+    )
+
+
+def load_study(storage: SpaceLike) -> Study:
+    """The study stored at ``storage`` (a file or a PostgreSQL URL), with its own settings:
+    what ``hnas search --study`` resumes, and vice versa."""
+    location = os.fspath(storage)
+    settings = stored_settings(location)
+    if settings is None:
+        raise FileNotFoundError(f"no study at {location!r}")
+    s: Dict[str, Any] = json.loads(settings)
+    objectives = s.get("objectives", s.get("objective", []))
+    if isinstance(objectives, str):
+        objectives = [objectives]
+    evaluator = None if s["evaluator"] == "python" else s["evaluator"]
+    return Study(
+        s["space"],
+        s["space_file"],
+        s["strategy"],
+        evaluator,
+        list(objectives),
+        list(s.get("constraints", [])),
+        list(s.get("report", [])),
+        location,
+        int(s["seed"]),
+        s.get("dedup", "reuse"),
+    )
+
+
+def trials_dataframe(study: Study) -> Any:
+    """The trials as a pandas DataFrame (one row per trial, one column per metric), or as
+    a list of dicts when pandas is not installed."""
+    rows: List[Dict[str, Any]] = []
+    for t in study.trials:
+        row: Dict[str, Any] = {
+            "number": t.number,
+            "state": t.state,
+            "value": t.value,
+            "candidate": t.candidate.string,
+            "hash": t.candidate.hash,
+            "duplicate_of": t.duplicate_of,
+            "error": t.error,
+        }
+        row.update(t.metrics)
+        rows.append(row)
+    try:
+        import pandas  # type: ignore
+    except ImportError:
+        return rows
+    return pandas.DataFrame(rows)
+
+Objective = Callable[[Candidate], Union[float, Dict[str, float]]]

@@ -1,0 +1,63 @@
+from typing import Any, Callable, Dict, List, Optional, Union
+
+__version__: str
+
+class Candidate:
+    """A member of the space."""
+    string: str
+    hash: str
+    canonical_hash: str
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class Trial:
+    number: int
+    state: str
+    value: Optional[float]
+    metrics: Dict[str, float]
+    error: Optional[str]
+    duplicate_of: Optional[int]
+    fidelity: Optional[float]
+    started_at: float
+    finished_at: Optional[float]
+    candidate: Candidate
+
+class Study:
+    def __init__(
+        self,
+        space: str,
+        space_name: str,
+        strategy: str,
+        evaluator: Optional[str],
+        objectives: List[str],
+        constraints: List[str],
+        report: List[str],
+        storage: Optional[str],
+        seed: int,
+        dedup: str,
+    ) -> None: ...
+    def optimize(
+        self,
+        func: Optional[Callable[[Candidate], Union[float, Dict[str, float]]]] = None,
+        n_trials: int = 100,
+        timeout: Optional[float] = None,
+        jobs: int = 1,
+    ) -> int: ...
+    def ask(self) -> Optional[Trial]: ...
+    def tell(self, trial: Union[Trial, int], outcome: Union[float, Dict[str, float], BaseException, str]) -> None: ...
+    @property
+    def trials(self) -> List[Trial]: ...
+    @property
+    def best_trial(self) -> Optional[Trial]: ...
+    def leaderboard(self, k: int = 10) -> List[Trial]: ...
+    def pareto_front(self) -> List[Trial]: ...
+    def trials_dataframe(self) -> Any: ...
+    @property
+    def n_counted(self) -> int: ...
+    @property
+    def settings(self) -> Dict[str, Any]: ...
+    @property
+    def storage(self) -> Optional[str]: ...
+    def candidate(self, line: str) -> Candidate: ...
+
+def check_space(text: str, name: str) -> str: ...
+def stored_settings(location: str) -> Optional[str]: ...

@@ -1,0 +1,559 @@
+//! `hnas._hnas`: the compiled half of the `hnas` Python package. A study runs in Rust; a
+//! Python objective is called in-process, holding the GIL (no interpreter per trial).
+//! The typed Python layer (`python/hnas/__init__.py`) wraps these classes.
+
+use hnas_eval::{EvalError, Evaluator, Metrics};
+use hnas_space::{Candidate, Space};
+use hnas_store::{TrialRecord, TrialState};
+use hnas_study::{Dedup, Settings, Study};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyInt};
+use std::sync::{Arc, Mutex};
+
+/// The evaluator name a study records when a Python function evaluates its trials.
+const PYTHON_EVALUATOR: &str = "python";
+
+fn runtime(e: impl std::fmt::Display) -> PyErr {
+    PyRuntimeError::new_err(e.to_string())
+}
+
+/// A Python callable as an evaluator. It is set for the length of one `optimize` call; the
+/// error that must reach Python whole (Ctrl-C) is kept aside.
+#[derive(Default)]
+struct PyObjective {
+    func: Mutex<Option<Py<PyAny>>>,
+    interrupt: Mutex<Option<PyErr>>,
+}
+
+impl Evaluator for PyObjective {
+    fn name(&self) -> &str {
+        PYTHON_EVALUATOR
+    }
+
+    fn metrics(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn evaluate(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        _fidelity: Option<f64>,
+    ) -> Result<Metrics, EvalError> {
+        Python::attach(|py| {
+            let func = match &*self.func.lock().unwrap_or_else(|e| e.into_inner()) {
+                Some(f) => f.clone_ref(py),
+                None => {
+                    return Err(EvalError::Fatal(
+                        "this study's trials are evaluated by a Python function: pass one to optimize()"
+                            .into(),
+                    ))
+                }
+            };
+            let cand = PyCandidate::new(space, c);
+            match func.call1(py, (cand,)) {
+                Ok(v) => metrics_of(v.bind(py)),
+                Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+                    *self.interrupt.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    Err(EvalError::Fatal("interrupted (KeyboardInterrupt)".into()))
+                }
+                Err(e) => Err(EvalError::Failed(describe(py, &e))),
+            }
+        })
+    }
+}
+
+/// `TypeName: message` of a Python exception.
+fn describe(py: Python<'_>, e: &PyErr) -> String {
+    let name = e
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".into());
+    format!("{name}: {}", e.value(py))
+}
+
+/// What an objective returned, as metrics: a number is `value`; a dict maps names to
+/// numbers.
+fn metrics_of(v: &Bound<'_, PyAny>) -> Result<Metrics, EvalError> {
+    if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
+        let x: f64 = v.extract().map_err(|_| {
+            EvalError::Failed("the objective returned a number out of range".into())
+        })?;
+        return Ok(Metrics::from([("value".to_string(), x)]));
+    }
+    if let Ok(d) = v.cast::<PyDict>() {
+        let mut m = Metrics::new();
+        for (k, x) in d.iter() {
+            let k: String = k.str().map(|s| s.to_string()).unwrap_or_default();
+            let x: f64 = x.extract().map_err(|_| {
+                EvalError::Failed(format!(
+                    "metric '{k}' is {}, not a number",
+                    x.repr().map(|r| r.to_string()).unwrap_or_default()
+                ))
+            })?;
+            m.insert(k, x);
+        }
+        return Ok(m);
+    }
+    let shown = v.repr().map(|r| r.to_string()).unwrap_or_default();
+    Err(EvalError::Failed(format!(
+        "the objective returned {shown}; expected a number or a dict of metric name to number"
+    )))
+}
+
+/// A member of the space: its one-line form, hashes and derivation tree.
+#[pyclass(name = "Candidate", module = "hnas", frozen)]
+struct PyCandidate {
+    /// The one-line form (what `hnas space` prints and reads).
+    #[pyo3(get)]
+    string: String,
+    /// Hash of the one-line form (16 hex digits).
+    #[pyo3(get)]
+    hash: String,
+    /// Hash of the canonical form: equal for isomorphic networks.
+    #[pyo3(get)]
+    canonical_hash: String,
+    json: String,
+}
+
+impl PyCandidate {
+    fn new(space: &Space, c: &Candidate) -> PyCandidate {
+        let string = space.print(c);
+        PyCandidate {
+            hash: hnas_space::fingerprint_text(&string),
+            canonical_hash: space.canonical_hash(c),
+            json: space.json_string(c),
+            string,
+        }
+    }
+
+    fn of_record(t: &TrialRecord) -> PyCandidate {
+        PyCandidate {
+            string: t.candidate.clone(),
+            hash: t.hash.clone(),
+            canonical_hash: t.canonical_hash.clone(),
+            json: t.candidate_json.clone(),
+        }
+    }
+}
+
+#[pymethods]
+impl PyCandidate {
+    /// The derivation tree as nested dicts and lists (`{"root": {"op": .., "args": {..}},
+    /// "shared": {..}}`, docs/space-language.md).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?.call_method1("loads", (&self.json,))
+    }
+
+    fn __str__(&self) -> String {
+        self.string.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Candidate({:?})", self.string)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyCandidate>()
+            .is_ok_and(|o| o.get().string == self.string)
+    }
+
+    fn __hash__(&self) -> u64 {
+        u64::from_str_radix(&self.hash, 16).unwrap_or(0)
+    }
+}
+
+/// One trial of a study, as stored.
+#[pyclass(name = "Trial", module = "hnas", frozen)]
+struct PyTrial {
+    #[pyo3(get)]
+    number: u64,
+    /// `running`, `complete`, `failed`, `pruned` or `pending`.
+    #[pyo3(get)]
+    state: String,
+    /// The primary objective's value (None for a failed trial).
+    #[pyo3(get)]
+    value: Option<f64>,
+    /// Every metric the evaluation returned.
+    #[pyo3(get)]
+    metrics: std::collections::BTreeMap<String, f64>,
+    /// Why it failed or was stopped.
+    #[pyo3(get)]
+    error: Option<String>,
+    /// The trial whose result this duplicate reused.
+    #[pyo3(get)]
+    duplicate_of: Option<u64>,
+    #[pyo3(get)]
+    fidelity: Option<f64>,
+    #[pyo3(get)]
+    started_at: f64,
+    #[pyo3(get)]
+    finished_at: Option<f64>,
+    candidate: Py<PyCandidate>,
+}
+
+impl PyTrial {
+    fn new(py: Python<'_>, t: &TrialRecord) -> PyResult<PyTrial> {
+        Ok(PyTrial {
+            number: t.number,
+            state: state_name(t.state).into(),
+            value: t.value,
+            metrics: t.metrics.clone(),
+            error: t.error.clone(),
+            duplicate_of: t.duplicate_of,
+            fidelity: t.fidelity,
+            started_at: t.started_at,
+            finished_at: t.finished_at,
+            candidate: Py::new(py, PyCandidate::of_record(t))?,
+        })
+    }
+}
+
+fn state_name(s: TrialState) -> &'static str {
+    match s {
+        TrialState::Pending => "pending",
+        TrialState::Running => "running",
+        TrialState::Complete => "complete",
+        TrialState::Failed => "failed",
+        TrialState::Pruned => "pruned",
+    }
+}
+
+#[pymethods]
+impl PyTrial {
+    #[getter]
+    fn candidate(&self, py: Python<'_>) -> Py<PyCandidate> {
+        self.candidate.clone_ref(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Trial(number={}, state={:?}, value={})",
+            self.number,
+            self.state,
+            self.value.map_or("None".into(), |v| v.to_string())
+        )
+    }
+}
+
+/// A study: a space, a strategy, objectives and a store, searched by `optimize` (a Python
+/// function evaluates each candidate) or driven by hand with `ask` / `tell`.
+#[pyclass(name = "Study", module = "hnas", unsendable)]
+struct PyStudy {
+    study: Study,
+    objective: Arc<PyObjective>,
+    location: Option<String>,
+}
+
+#[pymethods]
+impl PyStudy {
+    /// See `hnas.create_study`.
+    #[new]
+    #[pyo3(signature = (space, space_name, strategy, evaluator, objectives, constraints, report, storage, seed, dedup))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        space: String,
+        space_name: String,
+        strategy: String,
+        evaluator: Option<String>,
+        objectives: Vec<String>,
+        constraints: Vec<String>,
+        report: Vec<String>,
+        storage: Option<String>,
+        seed: u64,
+        dedup: String,
+    ) -> PyResult<PyStudy> {
+        let objective = Arc::new(PyObjective::default());
+        let (name, ev): (String, Arc<dyn Evaluator>) = match &evaluator {
+            None => (PYTHON_EVALUATOR.into(), objective.clone()),
+            Some(n) => (
+                n.clone(),
+                Arc::from(
+                    hnas_eval::from_name(n).map_err(|e| PyValueError::new_err(e.to_string()))?,
+                ),
+            ),
+        };
+        let (default_objective, default_report) = match evaluator.as_deref() {
+            None => Some(("max:value".to_string(), Vec::new())),
+            Some(n) => hnas_study::default_objective(n),
+        }
+        .map_or((None, Vec::new()), |(o, r)| (Some(o), r));
+        let objectives = if objectives.is_empty() {
+            vec![default_objective.ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "evaluator '{name}' has no default objective; pass objectives=['max:METRIC']"
+                ))
+            })?]
+        } else {
+            objectives
+        };
+        let settings = Settings {
+            space_file: space_name,
+            space,
+            strategy,
+            evaluator: name,
+            objectives,
+            constraints,
+            report: if report.is_empty() {
+                default_report
+            } else {
+                report
+            },
+            seed,
+            budget: 1,
+            max_cost: None,
+            fidelity: None,
+            dedup: Dedup::parse(&dedup).ok_or_else(|| {
+                PyValueError::new_err(format!("dedup '{dedup}': expected reuse, skip or off"))
+            })?,
+        };
+        let store: Box<dyn hnas_store::Store> = match &storage {
+            None => Box::new(hnas_store::MemoryStore::new()),
+            Some(loc) => hnas_store::open(loc).map_err(runtime)?,
+        };
+        // A stored study keeps its budget until optimize() asks for more.
+        let settings = match store.study().map_err(runtime)? {
+            Some(rec) => {
+                let stored: Settings = serde_json::from_str(&rec.settings).map_err(runtime)?;
+                Settings {
+                    budget: stored.budget,
+                    ..settings
+                }
+            }
+            None => settings,
+        };
+        let study =
+            Study::open(settings, ev, store).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(PyStudy {
+            study,
+            objective,
+            location: storage,
+        })
+    }
+
+    /// Runs `n_trials` more trials (counted ones; duplicates reused under the default
+    /// dedup policy count), or until `timeout` seconds have passed, with `func(candidate)`
+    /// evaluating each (None: the study's named evaluator). Unfinished trials of an
+    /// interrupted run are run first. Returns the number of trials now in the study.
+    #[pyo3(signature = (func=None, n_trials=100, timeout=None, jobs=1))]
+    fn optimize(
+        &mut self,
+        py: Python<'_>,
+        func: Option<Py<PyAny>>,
+        n_trials: u64,
+        timeout: Option<f64>,
+        jobs: usize,
+    ) -> PyResult<usize> {
+        let by_python = self.study.settings().evaluator == PYTHON_EVALUATOR;
+        match (&func, by_python) {
+            (None, true) => {
+                return Err(PyValueError::new_err(
+                    "optimize() needs a function: this study's trials are evaluated in Python",
+                ))
+            }
+            (Some(_), false) => {
+                return Err(PyValueError::new_err(format!(
+                    "this study's trials are evaluated by '{}'; call optimize() without a function",
+                    self.study.settings().evaluator
+                )))
+            }
+            _ => {}
+        }
+        if jobs > 1 && by_python {
+            return Err(PyValueError::new_err(
+                "a Python function runs one trial at a time (the GIL); jobs must be 1",
+            ));
+        }
+        let counted = self.study.counted();
+        self.study
+            .set_budget(counted.saturating_add(n_trials))
+            .map_err(runtime)?;
+        self.study.set_jobs(jobs);
+        *self
+            .objective
+            .func
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = func;
+        let deadline = timeout
+            .map(|t| std::time::Instant::now() + std::time::Duration::from_secs_f64(t.max(0.0)));
+        let stop = self.study.stop_flag();
+        let mut signal: Option<PyErr> = None;
+        let result = self.study.run(&mut |_| {
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            if let Err(e) = py.check_signals() {
+                signal.get_or_insert(e);
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        *self
+            .objective
+            .func
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        let interrupt = self
+            .objective
+            .interrupt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(e) = interrupt.or(signal) {
+            return Err(e);
+        }
+        result.map_err(runtime)?;
+        Ok(self.study.trials().len())
+    }
+
+    /// The next trial to evaluate, recorded as running; `tell` its outcome. None when the
+    /// strategy has nothing left.
+    fn ask(&mut self, py: Python<'_>) -> PyResult<Option<PyTrial>> {
+        loop {
+            let Some(a) = self.study.ask().map_err(runtime)? else {
+                return Ok(None);
+            };
+            // A network evaluated before is answered from that result at once.
+            if !a.reused {
+                return PyTrial::new(py, &self.study.trials()[a.index]).map(Some);
+            }
+        }
+    }
+
+    /// Records the outcome of a trial `ask` handed out: a number (the `value` metric), a
+    /// dict of metrics, or an exception / string (the trial failed for that reason).
+    fn tell(
+        &mut self,
+        py: Python<'_>,
+        trial: &Bound<'_, PyAny>,
+        outcome: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let number: u64 = match trial.cast::<PyTrial>() {
+            Ok(t) => t.get().number,
+            Err(_) => trial.extract().map_err(|_| {
+                PyValueError::new_err("tell(trial, outcome): trial is a Trial or its number")
+            })?,
+        };
+        let result = if let Ok(e) = outcome.cast::<pyo3::exceptions::PyBaseException>() {
+            Err(EvalError::Failed(describe(
+                py,
+                &PyErr::from_value(e.clone().into_any()),
+            )))
+        } else if let Ok(s) = outcome.extract::<String>() {
+            Err(EvalError::Failed(s))
+        } else {
+            metrics_of(outcome)
+        };
+        self.study
+            .tell(number as usize, result)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// Every trial, in order.
+    #[getter]
+    fn trials(&self, py: Python<'_>) -> PyResult<Vec<PyTrial>> {
+        self.study
+            .trials()
+            .iter()
+            .map(|t| PyTrial::new(py, t))
+            .collect()
+    }
+
+    /// The best complete, feasible trial (None before the first).
+    #[getter]
+    fn best_trial(&self, py: Python<'_>) -> PyResult<Option<PyTrial>> {
+        self.study.best().map(|t| PyTrial::new(py, t)).transpose()
+    }
+
+    /// The best `k` distinct networks, best first.
+    #[pyo3(signature = (k=10))]
+    fn leaderboard(&self, py: Python<'_>, k: usize) -> PyResult<Vec<PyTrial>> {
+        self.study
+            .leaderboard(k)
+            .into_iter()
+            .map(|t| PyTrial::new(py, t))
+            .collect()
+    }
+
+    /// The non-dominated feasible trials of a study with several objectives (with one: the
+    /// best trial).
+    fn pareto_front(&self, py: Python<'_>) -> PyResult<Vec<PyTrial>> {
+        let trials = self.study.trials();
+        self.study
+            .goals()
+            .pareto_front(trials)
+            .into_iter()
+            .map(|t| PyTrial::new(py, t))
+            .collect()
+    }
+
+    /// The trials as a pandas DataFrame (a list of dicts without pandas).
+    fn trials_dataframe<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        py.import("hnas")?
+            .getattr("trials_dataframe")?
+            .call1((slf,))
+    }
+
+    /// Trials that count toward the budget.
+    #[getter]
+    fn n_counted(&self) -> u64 {
+        self.study.counted()
+    }
+
+    /// The study's settings as a dict (what the store keeps).
+    #[getter]
+    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let text = serde_json::to_string(self.study.settings()).map_err(runtime)?;
+        py.import("json")?.call_method1("loads", (text,))
+    }
+
+    /// Where the study is stored (None: in memory).
+    #[getter]
+    fn storage(&self) -> Option<String> {
+        self.location.clone()
+    }
+
+    /// Parses a candidate of this space from its one-line form.
+    fn candidate(&self, line: &str) -> PyResult<PyCandidate> {
+        let space = self.study.space();
+        let c = space
+            .parse_candidate(line)
+            .map_err(|d| PyValueError::new_err(d.to_string()))?;
+        Ok(PyCandidate::new(space, &c))
+    }
+}
+
+/// Checks a space text; returns its size as a decimal string, or raises ValueError with
+/// every problem at `name:line:col`.
+#[pyfunction]
+fn check_space(text: &str, name: &str) -> PyResult<String> {
+    let space = Space::parse(name, text).map_err(|d| PyValueError::new_err(d.render()))?;
+    Ok(space.size().to_string())
+}
+
+/// The settings (JSON) of the study stored at `location`, or None when none is there.
+#[pyfunction]
+fn stored_settings(location: &str) -> PyResult<Option<String>> {
+    let is_url = location.starts_with("postgres://") || location.starts_with("postgresql://");
+    if !is_url && !std::path::Path::new(location).is_file() {
+        return Ok(None);
+    }
+    let store = hnas_store::open(location).map_err(runtime)?;
+    Ok(store.study().map_err(runtime)?.map(|r| r.settings))
+}
+
+#[pymodule]
+fn _hnas(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyStudy>()?;
+    m.add_class::<PyTrial>()?;
+    m.add_class::<PyCandidate>()?;
+    m.add_function(wrap_pyfunction!(check_space, m)?)?;
+    m.add_function(wrap_pyfunction!(stored_settings, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

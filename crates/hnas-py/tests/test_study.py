@@ -1,0 +1,213 @@
+"""The hnas Python package against the real engine: in-process objectives, failures,
+interrupts, storage and resume, ask/tell, and the CLI reading and resuming the same study."""
+
+import math
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import hnas
+
+ROOT = Path(os.environ.get("HNAS_ROOT", Path(__file__).resolve().parents[3]))
+SPACES = ROOT / "examples" / "spaces"
+
+# Twelve values of x and four ops: 48 members, one best.
+TINY = "net = net(x = int(0, 11), op = op)\nop = a | b | c | d\n"
+
+
+def score(candidate):
+    args = candidate.to_dict()["root"]["args"]
+    return -abs(args["x"] - 7) + (1.0 if args["op"]["op"] == "c" else 0.0)
+
+
+def hnas_bin():
+    path = Path(os.environ.get("HNAS_BIN", ROOT / "target" / "debug" / "hnas"))
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: no hnas binary at {path} (cargo test --workspace builds it)")
+        pytest.skip(f"no hnas binary at {path}")
+    return str(path)
+
+
+def test_optimize_calls_the_function_in_process_and_finds_the_best():
+    calls = []
+
+    def f(c):
+        calls.append(c.string)
+        return score(c)
+
+    study = hnas.create_study(TINY, strategy="grid")
+    assert study.optimize(f, n_trials=48) == 48
+    assert len(calls) == 48 and len(set(calls)) == 48
+    best = study.best_trial
+    assert best.value == 1.0
+    assert best.candidate.to_dict()["root"]["args"]["x"] == 7
+    assert best.candidate.string == "net(x=7,op=c)"
+    assert all(t.state == "complete" for t in study.trials)
+    # More trials extend the study; grid has nothing left after the 48.
+    study.optimize(f, n_trials=5)
+    assert len(study.trials) == 48
+
+
+def test_exceptions_nans_and_bad_returns_are_failed_trials_and_the_search_goes_on():
+    def f(c):
+        x = c.to_dict()["root"]["args"]["x"]
+        if x == 1:
+            raise ValueError("diverged at x = 1")
+        if x == 2:
+            return float("nan")
+        if x == 3:
+            return "oops"
+        if x == 4:
+            return {"value": "high"}
+        return float(x)
+
+    study = hnas.create_study(TINY, strategy="grid")
+    study.optimize(f, n_trials=48)
+    by_x = {}
+    for t in study.trials:
+        by_x.setdefault(t.candidate.to_dict()["root"]["args"]["x"], t)
+    assert by_x[1].state == "failed" and by_x[1].error == "ValueError: diverged at x = 1"
+    assert by_x[2].state == "failed" and by_x[2].error == "metric 'value' is NaN"
+    assert by_x[3].state == "failed" and "expected a number or a dict" in by_x[3].error
+    assert by_x[4].state == "failed" and by_x[4].error == "metric 'value' is 'high', not a number"
+    assert study.best_trial.value == 11.0
+    assert sum(t.state == "complete" for t in study.trials) == 48 - 4 * 4
+
+
+def test_a_dict_of_metrics_and_several_objectives_give_a_front():
+    def f(c):
+        x = c.to_dict()["root"]["args"]["x"]
+        return {"acc": float(x), "cost": float(x * x)}
+
+    study = hnas.create_study(TINY, strategy="grid", objectives=["max:acc", "min:cost"])
+    study.optimize(f, n_trials=48)
+    front = study.pareto_front()
+    # Every x trades accuracy for cost: one network per x on the front.
+    assert sorted({t.metrics["acc"] for t in front}) == [float(x) for x in range(12)]
+    with pytest.raises(ValueError, match="no default objective"):
+        hnas.create_study(TINY, evaluator='command:["python3", "train.py"]')
+
+
+def test_a_stored_study_resumes_to_what_one_run_gives(tmp_path):
+    space = SPACES / "nb201.hnas"
+
+    def f(c):
+        return (int(c.hash, 16) % 1000) / 1000.0
+
+    one = hnas.create_study(space, strategy="rea:population=8,sample=3", seed=4, storage=tmp_path / "one.db")
+    one.optimize(f, n_trials=30)
+    split = hnas.create_study(space, strategy="rea:population=8,sample=3", seed=4, storage=tmp_path / "split.db")
+    split.optimize(f, n_trials=12)
+    del split
+    again = hnas.load_study(tmp_path / "split.db")
+    assert len(again.trials) == 12
+    again.optimize(f, n_trials=18)
+    assert [t.candidate.string for t in again.trials] == [t.candidate.string for t in one.trials]
+    # Other settings on the same file are refused.
+    with pytest.raises(ValueError, match="other settings"):
+        hnas.create_study(space, strategy="random", seed=4, storage=tmp_path / "one.db")
+
+
+def test_ctrl_c_in_the_objective_stops_cleanly_and_the_study_resumes(tmp_path):
+    seen = []
+
+    def f(c):
+        seen.append(c.string)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+        return score(c)
+
+    path = tmp_path / "s.db"
+    study = hnas.create_study(TINY, strategy="random", seed=1, storage=path)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(f, n_trials=20)
+    stopped_at = len(study.trials)
+    del study
+    resumed = hnas.load_study(path)
+    # Nothing half-written: the interrupted trial is not stored, the others are complete.
+    assert len(resumed.trials) == stopped_at
+    assert all(t.state == "complete" for t in resumed.trials)
+    again = []
+
+    def g(c):
+        again.append(c.string)
+        return score(c)
+
+    resumed.optimize(g, n_trials=20 - resumed.n_counted)
+    assert resumed.n_counted == 20
+    assert all(t.state == "complete" for t in resumed.trials)
+    # The interrupted trial is asked again first: the same candidate.
+    assert again[0] == seen[4]
+
+
+def test_ask_and_tell_drive_the_study_by_hand():
+    study = hnas.create_study(TINY, strategy="tpe", seed=2)
+    for _ in range(20):
+        trial = study.ask()
+        assert trial.state == "running"
+        study.tell(trial, score(trial.candidate))
+    last = study.trials[-1]
+    with pytest.raises(ValueError, match="finished already"):
+        study.tell(last, 0.0)
+    t = study.ask()
+    study.tell(t.number, RuntimeError("out of memory"))
+    assert study.trials[t.number].state == "failed"
+    assert study.trials[t.number].error == "RuntimeError: out of memory"
+    assert study.best_trial.value == max(x.value for x in study.trials if x.value is not None)
+
+
+def test_candidates_and_spaces():
+    study = hnas.create_study(TINY)
+    c = study.candidate("net(x=3,op=b)")
+    assert c.to_dict() == {"root": {"op": "net", "args": {"x": 3, "op": {"op": "b"}}}, "shared": {}}
+    assert c == study.candidate("net(x = 3, op = b)")
+    assert len(c.hash) == 16 and hash(c) == hash(study.candidate("net(x = 3, op = b)"))
+    assert c != study.candidate("net(x=3,op=c)")
+    with pytest.raises(ValueError):
+        study.candidate("net(x=99,op=b)")
+    with pytest.raises(ValueError, match=r"bad\.hnas:2:"):
+        hnas.check_space("net = a(x = y)\ny = = b\n", "bad.hnas")
+    assert hnas.check_space(TINY, "tiny.hnas") == "48"
+    with pytest.raises(FileNotFoundError):
+        hnas.create_study("no/such/space.hnas")
+
+
+def test_the_nb201_table_gives_the_cli_trials_and_the_cli_resumes_a_python_study(tmp_path):
+    cli = hnas_bin()
+    space = SPACES / "nb201.hnas"
+    py_path = tmp_path / "py.db"
+    study = hnas.create_study(space, evaluator="nb201:cifar10", strategy="bananas", seed=3, storage=py_path)
+    study.optimize(n_trials=30)
+    cli_path = tmp_path / "cli.db"
+    base = [cli, "search", "--space", str(space), "--evaluator", "nb201:cifar10", "--strategy", "bananas", "--seed", "3", "-q"]
+    subprocess.run(base + ["--budget", "30", "--study", str(cli_path)], check=True, capture_output=True)
+    from_cli = hnas.load_study(cli_path)
+    assert [t.candidate.string for t in from_cli.trials] == [t.candidate.string for t in study.trials]
+    assert [t.value for t in from_cli.trials] == [t.value for t in study.trials]
+    del study
+    # The CLI extends the study Python began, and Python reads what it added.
+    subprocess.run(base + ["--budget", "40", "--study", str(py_path)], check=True, capture_output=True)
+    back = hnas.load_study(py_path)
+    assert len(back.trials) == 40
+    best = back.best_trial
+    assert best.metrics["valid_12"] == best.value and "test_200" in best.metrics
+    rows = back.trials_dataframe()
+    assert len(rows) == 40
+
+
+def test_a_timeout_stops_between_trials():
+    import time
+
+    def slow(c):
+        time.sleep(0.05)
+        return score(c)
+
+    study = hnas.create_study(TINY, strategy="random")
+    start = time.time()
+    study.optimize(slow, n_trials=1000, timeout=0.3)
+    assert time.time() - start < 2.0
+    assert 2 <= len(study.trials) < 40
+    assert not math.isnan(study.best_trial.value)
