@@ -292,7 +292,7 @@ fn the_slurm_array_script_runs_workers_that_share_one_study() {
                 .arg(root.join("examples/slurm/hnas-array.sbatch"))
                 .args(["--evaluator", "sleep:100", "--space"])
                 .arg(example("nb201"))
-                .args(["--strategy", "random", "--budget", "16"])
+                .args(["--strategy", "random", "--dedup", "off", "--budget", "16"])
                 .env("HNAS", &bin)
                 .env("HNAS_STUDY_URL", &url)
                 .env("SLURM_SUBMIT_DIR", &root)
@@ -326,7 +326,7 @@ fn the_slurm_array_script_runs_workers_that_share_one_study() {
     assert_eq!(rows.len(), 16);
     for r in &rows {
         assert_eq!(r["state"], "complete", "{r}");
-        let worker = r["worker"].as_str().unwrap();
+        let worker = r["worker"].as_str().unwrap_or_else(|| panic!("no worker: {r}"));
         assert!(worker.starts_with("slurm-77-"), "{worker}");
         ids.insert(worker.split('@').next().unwrap().to_string());
     }
