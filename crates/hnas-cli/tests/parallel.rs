@@ -326,7 +326,9 @@ fn the_slurm_array_script_runs_workers_that_share_one_study() {
     assert_eq!(rows.len(), 16);
     for r in &rows {
         assert_eq!(r["state"], "complete", "{r}");
-        let worker = r["worker"].as_str().unwrap_or_else(|| panic!("no worker: {r}"));
+        let worker = r["worker"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no worker: {r}"));
         assert!(worker.starts_with("slurm-77-"), "{worker}");
         ids.insert(worker.split('@').next().unwrap().to_string());
     }

@@ -9,7 +9,12 @@ use hnas_study::{Dedup, Settings, Study};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+// The engine allocates a few small strings and trees per trial; glibc's allocator spent a
+// fifth of a trivial trial's time in its free lists (perf, 100,000 trials).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The evaluator name a study records when a Python function evaluates its trials.
 const PYTHON_EVALUATOR: &str = "python";
@@ -22,6 +27,8 @@ fn runtime(e: impl std::fmt::Display) -> PyErr {
 /// error that must reach Python whole (Ctrl-C) is kept aside.
 #[derive(Default)]
 struct PyObjective {
+    /// The study's space, shared with the candidates handed to the function.
+    space: OnceLock<Arc<Space>>,
     func: Mutex<Option<Py<PyAny>>>,
     interrupt: Mutex<Option<PyErr>>,
 }
@@ -51,7 +58,8 @@ impl Evaluator for PyObjective {
                     ))
                 }
             };
-            let cand = PyCandidate::new(space, c);
+            let shared = self.space.get_or_init(|| Arc::new(space.clone())).clone();
+            let cand = PyCandidate::new(shared, c.clone());
             match func.call1(py, (cand,)) {
                 Ok(v) => metrics_of(v.bind(py)),
                 Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
@@ -103,67 +111,113 @@ fn metrics_of(v: &Bound<'_, PyAny>) -> Result<Metrics, EvalError> {
     )))
 }
 
-/// A member of the space: its one-line form, hashes and derivation tree.
+/// A member of the space: its one-line form, hashes and derivation tree, each computed
+/// when first asked for (an objective that reads only the tree pays for nothing else).
 #[pyclass(name = "Candidate", module = "hnas", frozen)]
 struct PyCandidate {
-    /// The one-line form (what `hnas space` prints and reads).
-    #[pyo3(get)]
-    string: String,
-    /// Hash of the one-line form (16 hex digits).
-    #[pyo3(get)]
-    hash: String,
-    /// Hash of the canonical form: equal for isomorphic networks.
-    #[pyo3(get)]
-    canonical_hash: String,
-    json: String,
+    /// The space and the tree, for a candidate handed to an objective; `None` for one read
+    /// from a stored trial, whose forms are all known.
+    tree: Option<(Arc<Space>, Candidate)>,
+    string: OnceLock<String>,
+    canonical: OnceLock<String>,
+    json: OnceLock<String>,
 }
 
 impl PyCandidate {
-    fn new(space: &Space, c: &Candidate) -> PyCandidate {
-        let string = space.print(c);
+    fn new(space: Arc<Space>, c: Candidate) -> PyCandidate {
         PyCandidate {
-            hash: hnas_space::fingerprint_text(&string),
-            canonical_hash: space.canonical_hash(c),
-            json: space.json_string(c),
-            string,
+            tree: Some((space, c)),
+            string: OnceLock::new(),
+            canonical: OnceLock::new(),
+            json: OnceLock::new(),
         }
     }
 
     fn of_record(t: &TrialRecord) -> PyCandidate {
         PyCandidate {
-            string: t.candidate.clone(),
-            hash: t.hash.clone(),
-            canonical_hash: t.canonical_hash.clone(),
-            json: t.candidate_json.clone(),
+            tree: None,
+            string: OnceLock::from(t.candidate.clone()),
+            canonical: OnceLock::from(t.canonical_hash.clone()),
+            json: OnceLock::from(t.candidate_json.clone()),
         }
+    }
+
+    fn line(&self) -> &str {
+        self.string.get_or_init(|| match &self.tree {
+            Some((s, c)) => s.print(c),
+            None => String::new(),
+        })
+    }
+
+    fn json_text(&self) -> &str {
+        self.json.get_or_init(|| match &self.tree {
+            Some((s, c)) => s.json_string(c),
+            None => String::new(),
+        })
     }
 }
 
 #[pymethods]
 impl PyCandidate {
+    /// The one-line form (what `hnas space` prints and reads).
+    #[getter]
+    fn string(&self) -> &str {
+        self.line()
+    }
+
+    /// Hash of the one-line form (16 hex digits).
+    #[getter]
+    fn hash(&self) -> String {
+        hnas_space::fingerprint_text(self.line())
+    }
+
+    /// Hash of the canonical form: equal for isomorphic networks.
+    #[getter]
+    fn canonical_hash(&self) -> &str {
+        self.canonical.get_or_init(|| match &self.tree {
+            Some((s, c)) => s.canonical_hash(c),
+            None => String::new(),
+        })
+    }
+
     /// The derivation tree as nested dicts and lists (`{"root": {"op": .., "args": {..}},
     /// "shared": {..}}`, docs/space-language.md).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        py.import("json")?.call_method1("loads", (&self.json,))
+        json_loads(py)?.call1((self.json_text(),))
     }
 
     fn __str__(&self) -> String {
-        self.string.clone()
+        self.line().to_string()
     }
 
     fn __repr__(&self) -> String {
-        format!("Candidate({:?})", self.string)
+        format!("Candidate({:?})", self.line())
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
             .cast::<PyCandidate>()
-            .is_ok_and(|o| o.get().string == self.string)
+            .is_ok_and(|o| o.get().line() == self.line())
     }
 
     fn __hash__(&self) -> u64 {
-        u64::from_str_radix(&self.hash, 16).unwrap_or(0)
+        xxhash_rust_free(self.line())
     }
+}
+
+/// `json.loads`, looked up once (an import per call was a third of `to_dict`'s time).
+fn json_loads(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static LOADS: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    LOADS
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("json")?.getattr("loads")?.unbind())
+        })
+        .map(|f| f.bind(py))
+}
+
+/// A hash of the one-line form for Python's `hash()`.
+fn xxhash_rust_free(line: &str) -> u64 {
+    u64::from_str_radix(&hnas_space::fingerprint_text(line), 16).unwrap_or(0)
 }
 
 /// One trial of a study, as stored.
@@ -509,7 +563,7 @@ impl PyStudy {
     #[getter]
     fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let text = serde_json::to_string(self.study.settings()).map_err(runtime)?;
-        py.import("json")?.call_method1("loads", (text,))
+        json_loads(py)?.call1((text,))
     }
 
     /// Where the study is stored (None: in memory).
@@ -524,7 +578,7 @@ impl PyStudy {
         let c = space
             .parse_candidate(line)
             .map_err(|d| PyValueError::new_err(d.to_string()))?;
-        Ok(PyCandidate::new(space, &c))
+        Ok(PyCandidate::new(self.study.shared_space(), c))
     }
 }
 

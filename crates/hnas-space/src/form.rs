@@ -269,7 +269,7 @@ impl Space {
                 }
                 out.push(']');
             }
-            (_, Node::Value(v)) => out.push_str(&value_json(v).to_string()),
+            (_, Node::Value(v)) => jw_value(v, out),
             _ => out.push_str("null"),
         }
     }
@@ -874,6 +874,19 @@ fn surf_value(s: &S) -> Option<Value> {
         Surf::Val(v) => Some(v.clone()),
         Surf::Word(w) => Some(Value::Str(Arc::from(w.as_str()))),
         _ => None,
+    }
+}
+
+/// `value_json(v).to_string()`, without the intermediate value for the common cases.
+fn jw_value(v: &Value, out: &mut String) {
+    match v {
+        Value::Int(i) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{i}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Str(s) => jw_str(s, out),
+        Value::Float(_) => out.push_str(&value_json(v).to_string()),
     }
 }
 

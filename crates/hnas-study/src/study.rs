@@ -179,9 +179,15 @@ fn finish(
     Ok(t)
 }
 
-/// A finished evaluation coming back from its thread: trial index, device slot, outcome,
-/// seconds in the evaluator.
-type Finished = (usize, Option<usize>, Result<TrialRecord, String>, f64);
+/// A finished evaluation coming back from its thread: trial index, its candidate, device
+/// slot, outcome, seconds in the evaluator.
+type Finished = (
+    usize,
+    Candidate,
+    Option<usize>,
+    Result<TrialRecord, String>,
+    f64,
+);
 
 fn check_metrics(goals: &Goals, m: Metrics) -> Result<Metrics, EvalError> {
     if let Some((k, v)) = m.iter().find(|(_, v)| !v.is_finite()) {
@@ -526,6 +532,10 @@ impl Study {
     pub fn space(&self) -> &Space {
         &self.space
     }
+    /// The space, shared (for what outlives a borrow of the study).
+    pub fn shared_space(&self) -> Arc<Space> {
+        self.space.clone()
+    }
     /// The primary objective.
     pub fn objective(&self) -> &Objective {
         self.goals.primary()
@@ -675,7 +685,8 @@ impl Study {
         }
         let cost = self.evaluator.cost(t.fidelity);
         let finished = finish(&self.goals, t.clone(), cost, result).map_err(Error::Evaluator)?;
-        self.record(index, finished, 0, &mut |_| {})
+        let c = self.candidate_of(&finished)?;
+        self.record(index, &c, finished, 0, &mut |_| {})
     }
 
     /// Trials evaluated at once: the jobs, capped by the devices when there are any.
@@ -776,7 +787,7 @@ impl Study {
                     // One at a time runs on this thread, as a plain loop would.
                     let (result, secs) = job.run(t, &c, device);
                     done_tx
-                        .send((i, slot, result, secs))
+                        .send((i, c, slot, result, secs))
                         .expect("the receiver is alive");
                 } else {
                     let (job, tx) = (job.clone(), done_tx.clone());
@@ -786,7 +797,7 @@ impl Study {
                         .stack_size(16 << 20)
                         .spawn(move || {
                             let (result, secs) = job.run(t, &c, device);
-                            let _ = tx.send((i, slot, result, secs));
+                            let _ = tx.send((i, c, slot, result, secs));
                         })
                         .map_err(|e| {
                             Error::Evaluator(format!("cannot start a trial thread: {e}"))
@@ -799,14 +810,14 @@ impl Study {
             if in_flight == 0 {
                 break;
             }
-            let (i, slot, result, secs) = done_rx.recv().expect("a running trial reports");
+            let (i, c, slot, result, secs) = done_rx.recv().expect("a running trial reports");
             in_flight -= 1;
             if let Some(d) = slot {
                 free_devices.push(d);
             }
             self.eval_seconds += secs;
             match result {
-                Ok(finished) => self.record(i, finished, in_flight, on_event)?,
+                Ok(finished) => self.record(i, &c, finished, in_flight, on_event)?,
                 Err(reason) => {
                     self.abandon(i)?;
                     fatal.get_or_insert(reason);
@@ -1064,19 +1075,19 @@ impl Study {
     fn record(
         &mut self,
         i: usize,
+        c: &Candidate,
         mut finished: TrialRecord,
         in_flight: usize,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
-        let c = self.candidate_of(&finished)?;
         self.spent += finished.cost;
         finished.tell_seq = Some(self.next_seq());
         self.trials[i] = finished;
         self.unfinished.remove(&i);
         self.store.update_trial(&self.trials[i])?;
         self.index(i);
-        self.tell_strategy(i, &c);
-        self.report(i, &c, in_flight, on_event);
+        self.tell_strategy(i, c);
+        self.report(i, c, in_flight, on_event);
         Ok(())
     }
 
