@@ -118,6 +118,48 @@ pub trait Evaluator: Send + Sync {
     }
 }
 
+/// A closure as an evaluator, for a program that scores candidates itself:
+/// `FnEvaluator::new("mine", &["accuracy"], |space, c| ...)`. `metrics` lists what it
+/// returns (empty: checked per trial).
+pub struct FnEvaluator<F> {
+    name: String,
+    metrics: Vec<String>,
+    f: F,
+}
+
+impl<F> FnEvaluator<F>
+where
+    F: Fn(&Space, &Candidate) -> Result<Metrics, EvalError> + Send + Sync,
+{
+    pub fn new(name: &str, metrics: &[&str], f: F) -> Self {
+        FnEvaluator {
+            name: name.into(),
+            metrics: metrics.iter().map(|m| m.to_string()).collect(),
+            f,
+        }
+    }
+}
+
+impl<F> Evaluator for FnEvaluator<F>
+where
+    F: Fn(&Space, &Candidate) -> Result<Metrics, EvalError> + Send + Sync,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn metrics(&self) -> Vec<String> {
+        self.metrics.clone()
+    }
+    fn evaluate(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        _fidelity: Option<f64>,
+    ) -> Result<Metrics, EvalError> {
+        (self.f)(space, c)
+    }
+}
+
 /// A deterministic pseudo-random score in [0, 1) from the candidate's fingerprint: the
 /// evaluator for tests and for measuring the engine's own overhead.
 pub struct HashScore;

@@ -8,6 +8,7 @@
 //! on to the budget, ending with the same trials as an uninterrupted run.
 
 mod bench;
+mod builder;
 mod objective;
 mod settings;
 mod study;
@@ -15,9 +16,10 @@ mod study;
 mod worker;
 
 pub use bench::{run_benchmark, BenchConfig, BenchResult, StrategyCurves};
+pub use builder::StudyBuilder;
 pub use objective::{Constraint, Objective, MNAS_W};
 pub use settings::{default_objective, Dedup, Settings};
-pub use study::{Asked, Event, Goals, Proposal, Study, Summary};
+pub use study::{Asked, Event, Goals, MakeStrategy, Proposal, Study, Summary};
 #[cfg(feature = "postgres")]
 pub use worker::{run_worker, WorkerConfig, WorkerEvent, WorkerSummary};
 

@@ -332,12 +332,43 @@ fn fidelity_rank(f: Option<f64>) -> f64 {
     f.unwrap_or(f64::NEG_INFINITY)
 }
 
+/// Makes a strategy for a study's space (a user's own [`Strategy`]).
+pub type MakeStrategy = Box<dyn FnOnce(Arc<Space>) -> Box<dyn Strategy>>;
+
 impl Study {
-    /// Opens (or creates) the study in `store`, replaying its stored trials.
+    /// A builder: space, strategy (a spec or your own), evaluator, objectives, store.
+    pub fn builder() -> crate::StudyBuilder {
+        crate::StudyBuilder::default()
+    }
+
+    /// Opens (or creates) the study in `store`, replaying its stored trials; the strategy
+    /// is built from `settings.strategy`.
     pub fn open(
         settings: Settings,
         evaluator: Arc<dyn Evaluator>,
+        store: Box<dyn Store>,
+    ) -> Result<Study, Error> {
+        Self::open_inner(settings, evaluator, store, None)
+    }
+
+    /// [`Study::open`] with a strategy of the caller's own, made for the study's space;
+    /// `settings.strategy` is its name as stored (a resume must give the same). A resume
+    /// replays the stored asks into it, so it must propose the same candidates for the
+    /// same events and random streams, as the built-in strategies do.
+    pub fn open_with_strategy(
+        settings: Settings,
+        strategy: MakeStrategy,
+        evaluator: Arc<dyn Evaluator>,
+        store: Box<dyn Store>,
+    ) -> Result<Study, Error> {
+        Self::open_inner(settings, evaluator, store, Some(strategy))
+    }
+
+    fn open_inner(
+        settings: Settings,
+        evaluator: Arc<dyn Evaluator>,
         mut store: Box<dyn Store>,
+        custom: Option<MakeStrategy>,
     ) -> Result<Study, Error> {
         let space = Space::parse(&settings.space_file, &settings.space)
             .map_err(|d| Error::Space(d.render()))?;
@@ -364,12 +395,17 @@ impl Study {
         evaluator
             .check_space(&space)
             .map_err(|e| Error::Evaluator(e.to_string()))?;
-        let spec = StrategySpec::parse(&settings.strategy)?;
-        let ctx = Context {
-            fidelities: evaluator.fidelities(),
-            objectives: goals.objectives.len(),
+        let strategy = match custom {
+            Some(make) => make(space.clone()),
+            None => {
+                let spec = StrategySpec::parse(&settings.strategy)?;
+                let ctx = Context {
+                    fidelities: evaluator.fidelities(),
+                    objectives: goals.objectives.len(),
+                };
+                build_in(&spec, space.clone(), &ctx)?
+            }
         };
-        let strategy = build_in(&spec, space.clone(), &ctx)?;
 
         match store.study()? {
             Some(rec) => {
