@@ -300,6 +300,227 @@ struct PyStudy {
     study: Study,
     objective: Arc<PyObjective>,
     location: Option<String>,
+    /// The first exception a Python strategy raised (raised again from `optimize`/`ask`).
+    strategy_error: Arc<Mutex<Option<PyErr>>>,
+}
+
+/// A strategy written in Python (`hnas.Strategy`): `setup(space)` once, then
+/// `ask(trial, seed, pending)` returning a candidate (its one-line form, or a `Candidate`)
+/// or None, and `tell(outcome)`.
+struct PyStrategyAdapter {
+    obj: Py<PyAny>,
+    space: Arc<Space>,
+    name: &'static str,
+    replays: bool,
+    ready: bool,
+    errors: Arc<Mutex<Option<PyErr>>>,
+}
+
+impl PyStrategyAdapter {
+    fn fail(&self, e: PyErr) {
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(e);
+    }
+
+    fn setup(&mut self, py: Python<'_>) -> bool {
+        if !self.ready {
+            self.ready = true;
+            let space = PySpace {
+                space: self.space.clone(),
+            };
+            if let Err(e) = self.obj.call_method1(py, "setup", (space,)) {
+                self.fail(e);
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl hnas_search::Strategy for PyStrategyAdapter {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn ask(
+        &mut self,
+        trial: u64,
+        rng: &mut rand_chacha::ChaCha8Rng,
+        pending: usize,
+    ) -> Option<hnas_search::Ask> {
+        use rand::RngCore;
+        let seed = rng.next_u64();
+        Python::attach(|py| {
+            if !self.setup(py) {
+                return None;
+            }
+            let proposed = match self.obj.call_method1(py, "ask", (trial, seed, pending)) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.fail(e);
+                    return None;
+                }
+            };
+            let proposed = proposed.bind(py);
+            if proposed.is_none() {
+                return None;
+            }
+            let line = match proposed.cast::<PyCandidate>() {
+                Ok(c) => c.get().line().to_string(),
+                Err(_) => match proposed.extract::<String>() {
+                    Ok(s) => s,
+                    Err(_) => {
+                        self.fail(PyValueError::new_err(format!(
+                            "the strategy's ask() returned {}; expected a candidate, its one-line form, or None",
+                            proposed.repr().map(|r| r.to_string()).unwrap_or_default()
+                        )));
+                        return None;
+                    }
+                },
+            };
+            match self.space.parse_candidate(&line) {
+                Ok(c) => Some(hnas_search::Ask::new(c)),
+                Err(d) => {
+                    self.fail(PyValueError::new_err(format!(
+                        "the strategy proposed '{line}', which is not in the space: {d}"
+                    )));
+                    None
+                }
+            }
+        })
+    }
+
+    fn tell(&mut self, o: &hnas_search::Outcome<'_>) {
+        Python::attach(|py| {
+            if !self.setup(py) {
+                return;
+            }
+            let outcome = PyOutcome {
+                trial: o.trial,
+                score: o.score,
+                metrics: o.metrics.clone(),
+                candidate: PyCandidate::new(self.space.clone(), o.candidate.clone()),
+            };
+            if let Err(e) = self.obj.call_method1(py, "tell", (outcome,)) {
+                self.fail(e);
+            }
+        })
+    }
+
+    fn replays_asks(&self) -> bool {
+        self.replays
+    }
+}
+
+/// What a Python strategy is told about a finished trial.
+#[pyclass(name = "Outcome", module = "hnas", frozen)]
+struct PyOutcome {
+    #[pyo3(get)]
+    trial: u64,
+    /// The primary objective, oriented so that higher is better; None for a failed or
+    /// infeasible trial.
+    #[pyo3(get)]
+    score: Option<f64>,
+    #[pyo3(get)]
+    metrics: std::collections::BTreeMap<String, f64>,
+    candidate: PyCandidate,
+}
+
+#[pymethods]
+impl PyOutcome {
+    #[getter]
+    fn candidate(&self) -> PyCandidate {
+        PyCandidate {
+            tree: self.candidate.tree.clone(),
+            string: self.candidate.string.clone(),
+            canonical: self.candidate.canonical.clone(),
+            json: self.candidate.json.clone(),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Outcome(trial={}, score={:?})", self.trial, self.score)
+    }
+}
+
+/// A study's space, for a strategy written in Python: sample, mutate, cross over, read.
+#[pyclass(name = "Space", module = "hnas", frozen)]
+struct PySpace {
+    space: Arc<Space>,
+}
+
+impl PySpace {
+    fn tree(&self, c: &Bound<'_, PyAny>) -> PyResult<Candidate> {
+        let line = match c.cast::<PyCandidate>() {
+            Ok(c) => c.get().line().to_string(),
+            Err(_) => c.extract::<String>()?,
+        };
+        self.space
+            .parse_candidate(&line)
+            .map_err(|d| PyValueError::new_err(d.to_string()))
+    }
+
+    fn wrap(&self, c: Candidate) -> PyCandidate {
+        PyCandidate::new(self.space.clone(), c)
+    }
+}
+
+#[pymethods]
+impl PySpace {
+    /// A candidate drawn uniformly over the space (or by the grammar's weights).
+    #[pyo3(signature = (seed, weighted=false))]
+    fn sample(&self, seed: u64, weighted: bool) -> PyCandidate {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mode = if weighted {
+            hnas_space::SampleMode::Weighted
+        } else {
+            hnas_space::SampleMode::Uniform
+        };
+        self.wrap(self.space.sample(&mut rng, mode))
+    }
+
+    /// One random single-step mutation of a candidate (a `Candidate` or its one-line form).
+    fn mutate(&self, candidate: &Bound<'_, PyAny>, seed: u64) -> PyResult<PyCandidate> {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let c = self.tree(candidate)?;
+        Ok(self.wrap(self.space.mutate(&c, &mut rng)))
+    }
+
+    /// A child of `a` with one subtree taken from `b`; None when they share none that differs.
+    fn crossover(
+        &self,
+        a: &Bound<'_, PyAny>,
+        b: &Bound<'_, PyAny>,
+        seed: u64,
+    ) -> PyResult<Option<PyCandidate>> {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let (a, b) = (self.tree(a)?, self.tree(b)?);
+        Ok(self.space.crossover(&a, &b, &mut rng).map(|c| self.wrap(c)))
+    }
+
+    /// A candidate read from its one-line form (ValueError when it is not in the space).
+    fn candidate(&self, line: &str) -> PyResult<PyCandidate> {
+        let c = self
+            .space
+            .parse_candidate(line)
+            .map_err(|d| PyValueError::new_err(d.to_string()))?;
+        Ok(self.wrap(c))
+    }
+
+    /// The number of members, as a decimal string (`inf` with continuous parameters).
+    #[getter]
+    fn size(&self) -> String {
+        if self.space.is_continuous() {
+            "inf".into()
+        } else {
+            self.space.size().to_string()
+        }
+    }
 }
 
 #[pymethods]
@@ -311,7 +532,7 @@ impl PyStudy {
     fn new(
         space: String,
         space_name: String,
-        strategy: String,
+        strategy: &Bound<'_, PyAny>,
         evaluator: Option<String>,
         objectives: Vec<String>,
         constraints: Vec<String>,
@@ -344,10 +565,18 @@ impl PyStudy {
         } else {
             objectives
         };
+        // A spec string, or a strategy object written in Python.
+        let (strategy_name, py_strategy) = match strategy.extract::<String>() {
+            Ok(spec) => (spec, None),
+            Err(_) => {
+                let class = strategy.get_type().name()?.to_string();
+                (format!("python:{class}"), Some(strategy.clone().unbind()))
+            }
+        };
         let settings = Settings {
             space_file: space_name,
             space,
-            strategy,
+            strategy: strategy_name.clone(),
             evaluator: name,
             objectives,
             constraints,
@@ -379,12 +608,46 @@ impl PyStudy {
             }
             None => settings,
         };
-        let study =
-            Study::open(settings, ev, store).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let strategy_error: Arc<Mutex<Option<PyErr>>> = Arc::default();
+        let study = match py_strategy {
+            None => Study::open(settings, ev, store),
+            Some(obj) => {
+                let replays = strategy
+                    .getattr("deterministic")
+                    .and_then(|d| d.is_truthy())
+                    .unwrap_or(false);
+                let errors = strategy_error.clone();
+                let name: &'static str = Box::leak(strategy_name.into_boxed_str());
+                Study::open_with_strategy(
+                    settings,
+                    Box::new(move |space: Arc<Space>| {
+                        Box::new(PyStrategyAdapter {
+                            obj,
+                            space,
+                            name,
+                            replays,
+                            ready: false,
+                            errors,
+                        }) as Box<dyn hnas_search::Strategy>
+                    }),
+                    ev,
+                    store,
+                )
+            }
+        }
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        if let Some(e) = strategy_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            return Err(e);
+        }
         Ok(PyStudy {
             study,
             objective,
             location: storage,
+            strategy_error,
         })
     }
 
@@ -449,6 +712,14 @@ impl PyStudy {
             .func
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(e) = self
+            .strategy_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            return Err(e);
+        }
         let interrupt = self
             .objective
             .interrupt
@@ -466,7 +737,16 @@ impl PyStudy {
     /// strategy has nothing left.
     fn ask(&mut self, py: Python<'_>) -> PyResult<Option<PyTrial>> {
         loop {
-            let Some(a) = self.study.ask().map_err(runtime)? else {
+            let asked = self.study.ask().map_err(runtime)?;
+            if let Some(e) = self
+                .strategy_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            {
+                return Err(e);
+            }
+            let Some(a) = asked else {
                 return Ok(None);
             };
             // A network evaluated before is answered from that result at once.
@@ -606,6 +886,8 @@ fn _hnas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyStudy>()?;
     m.add_class::<PyTrial>()?;
     m.add_class::<PyCandidate>()?;
+    m.add_class::<PySpace>()?;
+    m.add_class::<PyOutcome>()?;
     m.add_function(wrap_pyfunction!(check_space, m)?)?;
     m.add_function(wrap_pyfunction!(stored_settings, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

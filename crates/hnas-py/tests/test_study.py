@@ -211,3 +211,85 @@ def test_a_timeout_stops_between_trials():
     assert time.time() - start < 2.0
     assert 2 <= len(study.trials) < 40
     assert not math.isnan(study.best_trial.value)
+
+
+class BestMutation(hnas.Strategy):
+    """Mutates the best candidate so far; samples while nothing is told. Deterministic."""
+
+    deterministic = True
+
+    def __init__(self):
+        self.best = None
+        self.told = []
+
+    def ask(self, trial, seed, pending):
+        if self.best is None or trial % 10 == 0:
+            return self.space.sample(seed)
+        return self.space.mutate(self.best[1], seed)
+
+    def tell(self, outcome):
+        self.told.append(outcome.trial)
+        if outcome.score is not None and (self.best is None or outcome.score > self.best[0]):
+            self.best = (outcome.score, outcome.candidate)
+
+
+def test_a_strategy_written_in_python_drives_a_study_and_resumes(tmp_path):
+    space = SPACES / "nb201.hnas"
+    path = tmp_path / "s.db"
+    strategy = BestMutation()
+    study = hnas.create_study(space, evaluator="nb201:cifar10", strategy=strategy, seed=5, storage=path)
+    study.optimize(n_trials=40)
+    assert study.settings["strategy"] == "python:BestMutation"
+    assert strategy.told == list(range(40))
+    one = [t.candidate.string for t in study.trials]
+    del study
+    with pytest.raises(ValueError, match="pass an instance"):
+        hnas.load_study(path)
+    again = hnas.load_study(path, strategy=BestMutation())
+    again.optimize(n_trials=20)
+    straight = hnas.create_study(space, evaluator="nb201:cifar10", strategy=BestMutation(), seed=5)
+    straight.optimize(n_trials=60)
+    assert [t.candidate.string for t in again.trials] == [t.candidate.string for t in straight.trials]
+    assert one == [t.candidate.string for t in straight.trials][:40]
+    # Better than its first ten samples: it climbs.
+    assert straight.best_trial.value > max(t.value for t in straight.trials[:10])
+
+
+class Oracle(hnas.Strategy):
+    """Proposes from a source it cannot replay (a stand-in for a language model)."""
+
+    def __init__(self, lines, fail_at=None):
+        self.lines = list(lines)
+        self.fail_at = fail_at
+        self.outcomes = []
+
+    def ask(self, trial, seed, pending):
+        if trial == self.fail_at:
+            raise RuntimeError("the model is unreachable")
+        return self.lines.pop(0) if self.lines else None
+
+    def tell(self, outcome):
+        self.outcomes.append((outcome.trial, outcome.score))
+
+
+def test_a_strategy_that_cannot_replay_is_told_the_stored_outcomes_on_resume(tmp_path):
+    path = tmp_path / "o.db"
+    lines = [f"net(x={x},op=b)" for x in range(12)]
+    study = hnas.create_study(TINY, strategy=Oracle(lines[:5]), storage=path)
+    study.optimize(score, n_trials=10)
+    assert len(study.trials) == 5  # it had nothing more to propose
+    del study
+    fresh = Oracle(lines[5:])
+    resumed = hnas.load_study(path, strategy=fresh)
+    assert [t for t, _ in fresh.outcomes] == [0, 1, 2, 3, 4]
+    resumed.optimize(score, n_trials=7)
+    assert [t.candidate.string for t in resumed.trials] == lines
+    best = resumed.best_trial
+    assert best.candidate.string == "net(x=7,op=b)"
+
+
+def test_a_failing_or_wrong_python_strategy_says_why():
+    with pytest.raises(RuntimeError, match="the model is unreachable"):
+        hnas.create_study(TINY, strategy=Oracle(["net(x=1,op=a)"] * 5, fail_at=2)).optimize(score, n_trials=5)
+    with pytest.raises(ValueError, match="not in the space"):
+        hnas.create_study(TINY, strategy=Oracle(["net(x=99,op=a)"])).optimize(score, n_trials=1)

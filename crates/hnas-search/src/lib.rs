@@ -170,6 +170,15 @@ pub trait Strategy: Send {
 
     /// Learns the outcome of a trial it was asked for.
     fn tell(&mut self, outcome: &Outcome<'_>);
+
+    /// Whether its asks can be replayed: asked again with the same events and random
+    /// streams, it proposes the same candidates (every built-in strategy does). A resume
+    /// checks each stored trial by asking again; a strategy that cannot replay (a person,
+    /// a language model) is told the stored outcomes only, and its stored trials are taken
+    /// as they are.
+    fn replays_asks(&self) -> bool {
+        true
+    }
 }
 
 /// How often a proposal is drawn again because the study already holds its network (or a

@@ -486,7 +486,9 @@ impl Study {
             match *ev {
                 Ev::Ask(i) => {
                     let t = &trials[i];
-                    self.ask_again(t, pending, &pending_keys)?;
+                    if self.strategy.replays_asks() {
+                        self.ask_again(t, pending, &pending_keys)?;
+                    }
                     pending += 1;
                     *pending_keys
                         .entry(seen_key(&t.canonical_hash, t.fidelity))
@@ -967,7 +969,9 @@ impl Study {
                         )));
                     }
                     let (pending, keys) = self.pending_keys();
-                    self.ask_again(&t, pending, &keys)?;
+                    if self.strategy.replays_asks() {
+                        self.ask_again(&t, pending, &keys)?;
+                    }
                     // Asked, not yet told (its tell, if any, is a later event).
                     let mut asked = t;
                     asked.state = TrialState::Running;

@@ -24,10 +24,13 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
-from ._hnas import Candidate, Study, Trial, __version__, check_space, stored_settings
+from ._hnas import Candidate, Outcome, Space, Study, Trial, __version__, check_space, stored_settings
 
 __all__ = [
     "Candidate",
+    "Outcome",
+    "Space",
+    "Strategy",
     "Study",
     "Trial",
     "create_study",
@@ -38,6 +41,36 @@ __all__ = [
 ]
 
 SpaceLike = Union[str, "os.PathLike[str]"]
+
+
+class Strategy:
+    """A search strategy written in Python: subclass it and pass an instance as
+    ``create_study(..., strategy=MyStrategy())``. The study calls ``setup(space)`` once,
+    then ``ask`` for each new trial and ``tell`` with each outcome, in the order they
+    happen.
+
+    ``deterministic``: True when ``ask`` proposes the same candidate given the same
+    ``trial``, ``seed``, ``pending`` and earlier tells (draw randomness only from ``seed``);
+    a resume then checks each stored trial by asking again. False (the default; a language
+    model, a person): a resume tells the stored outcomes only and takes the stored trials
+    as they are.
+    """
+
+    deterministic: bool = False
+
+    def setup(self, space: Space) -> None:
+        """Receives the study's space (``sample``, ``mutate``, ``crossover``, ``candidate``)."""
+        self.space = space
+
+    def ask(self, trial: int, seed: int, pending: int) -> Union[Candidate, str, None]:
+        """The candidate for trial number ``trial`` (a ``Candidate`` or its one-line form),
+        or None when there is nothing left to propose. ``seed``: this trial's random seed;
+        ``pending``: trials asked and not yet told."""
+        raise NotImplementedError
+
+    def tell(self, outcome: Outcome) -> None:
+        """``outcome.trial``, ``.candidate``, ``.score`` (higher is better; None for a failed
+        or infeasible trial) and ``.metrics``."""
 
 
 def _read_space(space: SpaceLike) -> "tuple[str, str]":
@@ -56,7 +89,7 @@ def _read_space(space: SpaceLike) -> "tuple[str, str]":
 def create_study(
     space: SpaceLike,
     *,
-    strategy: str = "rea",
+    strategy: Union[str, Strategy] = "rea",
     evaluator: Optional[str] = None,
     objectives: Optional[Iterable[str]] = None,
     constraints: Iterable[str] = (),
@@ -69,7 +102,8 @@ def create_study(
 
     space: a path to a ``.hnas`` file, or the space's text.
     strategy: random, rea, ls, grid, mcts, tpe, bananas, qlearn, mapelites, nsga2, sh,
-        hyperband, asha, bohb, with parameters as ``"rea:population=30,sample=10"``.
+        hyperband, asha, bohb, with parameters as ``"rea:population=30,sample=10"``; or an
+        instance of a ``hnas.Strategy`` subclass (stored as ``python:ClassName``).
     evaluator: None to evaluate with the function given to ``optimize`` (objective
         ``max:value`` by default); or a named evaluator such as ``"nb201:cifar10"``,
         ``"table:PATH"``, ``'command:["python3","train.py"]'`` (docs/studies.md).
@@ -93,14 +127,23 @@ def create_study(
     )
 
 
-def load_study(storage: SpaceLike) -> Study:
+def load_study(storage: SpaceLike, strategy: Optional[Strategy] = None) -> Study:
     """The study stored at ``storage`` (a file or a PostgreSQL URL), with its own settings:
-    what ``hnas search --study`` resumes, and vice versa."""
+    what ``hnas search --study`` resumes, and vice versa. A study searched by a Python
+    strategy needs a fresh instance of it (``strategy=``)."""
     location = os.fspath(storage)
     settings = stored_settings(location)
     if settings is None:
         raise FileNotFoundError(f"no study at {location!r}")
     s: Dict[str, Any] = json.loads(settings)
+    if s["strategy"].startswith("python:"):
+        if strategy is None:
+            raise ValueError(
+                f"the study at {location!r} is searched by the Python strategy {s['strategy'][7:]}; "
+                "pass an instance: load_study(storage, strategy=...)"
+            )
+        if f"python:{type(strategy).__name__}" != s["strategy"]:
+            raise ValueError(f"the study was searched by {s['strategy'][7:]}, not {type(strategy).__name__}")
     objectives = s.get("objectives", s.get("objective", []))
     if isinstance(objectives, str):
         objectives = [objectives]
@@ -108,7 +151,7 @@ def load_study(storage: SpaceLike) -> Study:
     return Study(
         s["space"],
         s["space_file"],
-        s["strategy"],
+        strategy if strategy is not None else s["strategy"],
         evaluator,
         list(objectives),
         list(s.get("constraints", [])),

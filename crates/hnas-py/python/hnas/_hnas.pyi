@@ -9,6 +9,20 @@ class Candidate:
     canonical_hash: str
     def to_dict(self) -> Dict[str, Any]: ...
 
+class Space:
+    """A study's space, as a Python strategy sees it."""
+    size: str
+    def sample(self, seed: int, weighted: bool = False) -> Candidate: ...
+    def mutate(self, candidate: Union[Candidate, str], seed: int) -> Candidate: ...
+    def crossover(self, a: Union[Candidate, str], b: Union[Candidate, str], seed: int) -> Optional[Candidate]: ...
+    def candidate(self, line: str) -> Candidate: ...
+
+class Outcome:
+    trial: int
+    score: Optional[float]
+    metrics: Dict[str, float]
+    candidate: Candidate
+
 class Trial:
     number: int
     state: str
@@ -26,7 +40,7 @@ class Study:
         self,
         space: str,
         space_name: str,
-        strategy: str,
+        strategy: Any,
         evaluator: Optional[str],
         objectives: List[str],
         constraints: List[str],
