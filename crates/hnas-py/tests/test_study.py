@@ -293,3 +293,18 @@ def test_a_failing_or_wrong_python_strategy_says_why():
         hnas.create_study(TINY, strategy=Oracle(["net(x=1,op=a)"] * 5, fail_at=2)).optimize(score, n_trials=5)
     with pytest.raises(ValueError, match="not in the space"):
         hnas.create_study(TINY, strategy=Oracle(["net(x=99,op=a)"])).optimize(score, n_trials=1)
+
+
+@pytest.mark.parametrize("name", ["nb201.py", "objective.py", "strategy.py"])
+def test_the_python_examples_run(name, tmp_path):
+    # Run from a copy of the checkout's layout: they read examples/spaces and write runs/.
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    out = subprocess.run(
+        [os.environ.get("PYTHON", __import__("sys").executable), str(ROOT / "examples" / "python" / name)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "best" in out.stdout
