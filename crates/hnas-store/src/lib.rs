@@ -126,8 +126,11 @@ pub struct TrialRecord {
 /// A study's header.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StudyRecord {
+    /// What the study is called: as first written (the space file's name), except in
+    /// PostgreSQL, where it is the study's key in the database (`?study=NAME`).
     pub name: String,
-    /// The driver's settings, as JSON.
+    /// The driver's settings, as JSON; [`Store::put_study`] on a stored study rewrites
+    /// these only (name and creation time stay as first written).
     pub settings: String,
     pub created_at: f64,
 }

@@ -21,7 +21,15 @@ impl Store for MemoryStore {
         Ok(self.study.clone())
     }
     fn put_study(&mut self, s: &StudyRecord) -> Result<(), StoreError> {
-        self.study = Some(s.clone());
+        // As the file and database stores do: a rewrite changes the settings, and the
+        // study keeps its name and creation time.
+        self.study = Some(match self.study.take() {
+            Some(old) => StudyRecord {
+                settings: s.settings.clone(),
+                ..old
+            },
+            None => s.clone(),
+        });
         Ok(())
     }
     fn trials(&self) -> Result<Vec<TrialRecord>, StoreError> {
