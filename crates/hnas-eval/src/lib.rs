@@ -215,6 +215,11 @@ pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, t
 
 /// Builds an evaluator from its name.
 pub fn from_name(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
+    if name == "python" {
+        return Err(EvalError::Fatal(
+            "this study's trials are evaluated by a Python function (hnas.create_study in Python): run it from Python, hnas.load_study(PATH).optimize(function); the CLI can show it (hnas trials, hnas report)".into(),
+        ));
+    }
     if let Some(ds) = name.strip_prefix("nb201:") {
         return Ok(Box::new(nb201(ds)?));
     }

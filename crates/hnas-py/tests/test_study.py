@@ -308,3 +308,20 @@ def test_the_python_examples_run(name, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "best" in out.stdout
+
+
+def test_the_cli_says_how_to_resume_a_study_only_python_can_run(tmp_path):
+    cli = hnas_bin()
+    by_function = tmp_path / "f.db"
+    hnas.create_study(TINY, storage=by_function).optimize(score, n_trials=3)
+    out = subprocess.run([cli, "search", "--study", str(by_function), "--budget", "5"], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "evaluated by a Python function" in out.stderr and "hnas.load_study" in out.stderr
+    # Reading it works.
+    shown = subprocess.run([cli, "trials", "--study", str(by_function), "--format", "csv"], capture_output=True, text=True)
+    assert shown.returncode == 0 and len(shown.stdout.strip().splitlines()) == 4
+    by_strategy = tmp_path / "s.db"
+    hnas.create_study(SPACES / "nb201.hnas", evaluator="nb201:cifar10", strategy=BestMutation(), storage=by_strategy).optimize(n_trials=3)
+    out = subprocess.run([cli, "search", "--study", str(by_strategy), "--budget", "5"], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "hnas.load_study(PATH, strategy=BestMutation())" in out.stderr

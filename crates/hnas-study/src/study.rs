@@ -398,6 +398,11 @@ impl Study {
         let strategy = match custom {
             Some(make) => make(space.clone()),
             None => {
+                if let Some(class) = settings.strategy.strip_prefix("python:") {
+                    return Err(Error::Settings(format!(
+                        "this study is searched by the Python strategy {class}: resume it from Python, hnas.load_study(PATH, strategy={class}())"
+                    )));
+                }
                 let spec = StrategySpec::parse(&settings.strategy)?;
                 let ctx = Context {
                     fidelities: evaluator.fidelities(),
