@@ -3,7 +3,7 @@
 
 use crate::FastSet as HashSet;
 use crate::{Ask, Forms, Outcome, Strategy};
-use hnas_space::{Candidate, SampleMode, Space};
+use hnas_space::{Candidate, Space};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -601,7 +601,7 @@ impl Strategy for Bananas {
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         if self.model.len() < self.cfg.startup {
             let (c, k) = crate::draw_fresh(&self.known, || {
-                let c = self.space.sample(rng, SampleMode::Uniform);
+                let c = self.space.sample(rng, self.space.search_mode());
                 let k = self.space.canonical_key(&c);
                 (c, k)
             });
@@ -653,14 +653,14 @@ impl Strategy for Bananas {
         let target = n_mut + self.cfg.random;
         while pool.len() < target && tries < target * 8 {
             tries += 1;
-            let c = self.space.sample(rng, SampleMode::Uniform);
+            let c = self.space.sample(rng, self.space.search_mode());
             let k = self.space.canonical_key(&c);
             if !self.known.contains(&k) && seen.insert(k) {
                 pool.push((c, k));
             }
         }
         if pool.is_empty() {
-            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
+            return Some(Ask::new(self.space.sample(rng, self.space.search_mode())));
         }
         let (c, k) = self.best_of(pool, rng);
         self.known.insert(k);

@@ -9,7 +9,7 @@
 //! same rung.
 
 use crate::{Ask, Outcome, Strategy};
-use hnas_space::{Candidate, SampleMode, Space};
+use hnas_space::{Candidate, Space};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -158,7 +158,7 @@ impl Scheduler {
             if !self.by_network.contains_key(&self.network(&c)) {
                 break;
             }
-            c = self.space.sample(rng, SampleMode::Uniform);
+            c = self.space.sample(rng, self.space.search_mode());
             from_base = false;
         }
         let key = self.network(&c);

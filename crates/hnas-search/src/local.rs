@@ -2,7 +2,7 @@
 //! state of the art for NAS benchmarks", UAI 2021).
 
 use crate::{Ask, Outcome, Strategy};
-use hnas_space::{Candidate, SampleMode, Space};
+use hnas_space::{Candidate, Space};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, VecDeque};
@@ -94,13 +94,13 @@ impl Strategy for LocalSearch {
         }
         if self.current.is_none() && self.starting.is_none() {
             self.starting = Some(trial);
-            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
+            return Some(Ask::new(self.space.sample(rng, self.space.search_mode())));
         }
         if let Some(c) = self.queue.pop_front() {
             self.outstanding.insert(trial, c.clone());
             return Some(Ask::new(c));
         }
-        Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)))
+        Some(Ask::new(self.space.sample(rng, self.space.search_mode())))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {

@@ -1,7 +1,7 @@
 //! MAP-Elites (Mouret & Clune, 2015): one elite per cell of a behaviour grid.
 
 use crate::{Ask, Error, Outcome, Strategy};
-use hnas_space::{Candidate, SampleMode, Space};
+use hnas_space::{Candidate, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap};
@@ -201,7 +201,7 @@ impl Strategy for MapElites {
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         self.asked += 1;
         if self.asked <= self.init || self.archive.elites.is_empty() {
-            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
+            return Some(Ask::new(self.space.sample(rng, self.space.search_mode())));
         }
         let i = rng.random_range(0..self.archive.elites.len());
         let (_, (_, line, _)) = self.archive.elites.iter().nth(i)?;

@@ -6,7 +6,9 @@ use crate::pareto::{
     add_non_dominated, constrained_ranks, crowding_distance, dominates, hypervolume,
 };
 use crate::{Ask, FastSet, Forms, Outcome, Strategy};
-use hnas_space::{Candidate, SampleMode, Space};
+#[cfg(test)]
+use hnas_space::SampleMode;
+use hnas_space::{Candidate, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -326,7 +328,7 @@ impl Nsga2 {
         }
         let (c, k) = crate::draw_fresh(&self.known, || {
             let c = if initial {
-                self.space.sample(rng, SampleMode::Uniform)
+                self.space.sample(rng, self.space.search_mode())
             } else {
                 self.breed(rng)
             };

@@ -2,7 +2,7 @@
 //! adaptive mutation).
 
 use crate::{Ask, Outcome, Strategy};
-use hnas_space::{Candidate, SampleMode, SiteKind, Space};
+use hnas_space::{Candidate, SiteKind, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, VecDeque};
@@ -96,7 +96,7 @@ impl Strategy for QLearningEvolution {
     fn ask(&mut self, trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         self.asked += 1;
         if self.asked <= self.population as u64 || self.members.is_empty() {
-            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
+            return Some(Ask::new(self.space.sample(rng, self.space.search_mode())));
         }
         let best = crate::rea::tournament(&self.members, self.sample, rng);
         let (parent, parent_score) = self.members[best].clone();
@@ -126,7 +126,7 @@ impl Strategy for QLearningEvolution {
         let site = fitting[rng.random_range(0..fitting.len())];
         let child = self
             .space
-            .mutate_at(&parent, site, SampleMode::Uniform, rng);
+            .mutate_at(&parent, site, self.space.search_mode(), rng);
         self.pending
             .insert(trial, (self.state, action, parent_score));
         Some(Ask::new(child))

@@ -1,7 +1,7 @@
 //! Random search: every trial an independent uniform draw from the space.
 
 use crate::{Ask, Outcome, Strategy};
-use hnas_space::{SampleMode, Space};
+use hnas_space::Space;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ impl Strategy for RandomSearch {
         "random"
     }
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
-        Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)))
+        Some(Ask::new(self.space.sample(rng, self.space.search_mode())))
     }
     fn tell(&mut self, _outcome: &Outcome<'_>) {}
 }

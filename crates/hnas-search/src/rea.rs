@@ -1,7 +1,7 @@
 //! Regularized (aging) evolution (Real et al., AAAI 2019).
 
 use crate::{Ask, Outcome, Strategy};
-use hnas_space::{Candidate, SampleMode, Space};
+use hnas_space::{Candidate, Space};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -57,7 +57,7 @@ impl Strategy for RegularizedEvolution {
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         self.asked += 1;
         if self.asked <= self.population as u64 || self.members.is_empty() {
-            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
+            return Some(Ask::new(self.space.sample(rng, self.space.search_mode())));
         }
         let best = tournament(&self.members, self.sample, rng);
         Some(Ask::new(self.space.mutate(&self.members[best].0, rng)))

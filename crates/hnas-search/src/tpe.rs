@@ -1,7 +1,7 @@
 //! Tree-structured Parzen estimator over grammar decisions (Bergstra et al., NeurIPS 2011).
 
 use crate::{Ask, Outcome, Strategy};
-use hnas_space::{Candidate, Decision, Point, SampleMode, Space};
+use hnas_space::{Candidate, Decision, Point, Space};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -71,7 +71,7 @@ impl Strategy for Tpe {
 
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         if self.obs.len() < self.startup {
-            return Some(Ask::new(self.space.sample(rng, SampleMode::Uniform)));
+            return Some(Ask::new(self.space.sample(rng, self.space.search_mode())));
         }
         let mut order: Vec<usize> = (0..self.obs.len()).collect();
         order.sort_by(|&a, &b| self.obs[b].1.total_cmp(&self.obs[a].1).then(a.cmp(&b)));

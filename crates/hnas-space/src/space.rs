@@ -521,6 +521,20 @@ impl Space {
         self.continuous
     }
 
+    /// How search strategies draw fresh candidates: uniformly over the architectures of a
+    /// discrete space; by the grammar's weights, decision by decision, in a space with
+    /// continuous parameters. There a float parameter counts as one architecture, so
+    /// uniform draws would almost never reach a branch that has one (an SVM's two
+    /// continuous parameters beside a random forest's 3,629 integer settings: the SVM came
+    /// up once in 3,630 draws).
+    pub fn search_mode(&self) -> SampleMode {
+        if self.continuous {
+            SampleMode::Weighted
+        } else {
+            SampleMode::Uniform
+        }
+    }
+
     /// Draws one candidate.
     ///
     /// ```
