@@ -83,7 +83,7 @@ pub struct SearchArgs {
     pub force_new: bool,
     /// Trials evaluated at once in this process: a number, or auto (default): one per core
     /// for train:* evaluators, one per device with --devices, else 1 (docs/parallel.md).
-    #[arg(long, value_parser = jobs_value)]
+    #[arg(long, value_parser = jobs_value, allow_hyphen_values = true)]
     pub jobs: Option<Jobs>,
     /// Devices that trials run on, one trial per device at a time: cpu (default),
     /// cuda:0,cuda:1,.. or auto (the GPUs this machine shows). A train:* trial trains on
@@ -123,6 +123,9 @@ pub fn parse_devices(spec: &str) -> Result<Vec<String>> {
     }
     let mut out = Vec::new();
     for d in spec.split(',').map(str::trim) {
+        if d == "cpu" || d == "auto" {
+            bail!("--devices: '{d}' stands alone; expected cpu, auto, or a list of GPUs such as cuda:0,cuda:1");
+        }
         let ok = d
             .strip_prefix("cuda:")
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));

@@ -617,7 +617,7 @@ impl PyStudy {
                     .and_then(|d| d.is_truthy())
                     .unwrap_or(false);
                 let errors = strategy_error.clone();
-                let name: &'static str = Box::leak(strategy_name.into_boxed_str());
+                let name: &'static str = Box::leak(strategy_name.clone().into_boxed_str());
                 Study::open_with_strategy(
                     settings,
                     Box::new(move |space: Arc<Space>| {
@@ -655,15 +655,51 @@ impl PyStudy {
     /// dedup policy count), or until `timeout` seconds have passed, with `func(candidate)`
     /// evaluating each (None: the study's named evaluator). Unfinished trials of an
     /// interrupted run are run first. Returns the number of trials now in the study.
-    #[pyo3(signature = (func=None, n_trials=100, timeout=None, jobs=1))]
+    #[pyo3(signature = (func=None, n_trials=Some(100), timeout=None, jobs=1))]
     fn optimize(
         &mut self,
         py: Python<'_>,
         func: Option<Py<PyAny>>,
-        n_trials: u64,
+        n_trials: Option<i64>,
         timeout: Option<f64>,
-        jobs: usize,
+        jobs: i64,
     ) -> PyResult<usize> {
+        let n_trials = match (n_trials, timeout) {
+            (Some(n), _) if n < 0 => {
+                return Err(PyValueError::new_err(format!(
+                    "n_trials={n}: expected a number of trials, 0 or more (None: until the timeout)"
+                )))
+            }
+            (Some(n), _) => n as u64,
+            (None, Some(_)) => u64::MAX,
+            (None, None) => {
+                return Err(PyValueError::new_err(
+                    "optimize() with n_trials=None needs a timeout (seconds)",
+                ))
+            }
+        };
+        if let Some(t) = timeout.filter(|t| !(t.is_finite() && *t >= 0.0)) {
+            return Err(PyValueError::new_err(format!(
+                "timeout={t}: expected seconds, 0 or more"
+            )));
+        }
+        if jobs < 1 {
+            return Err(PyValueError::new_err(format!(
+                "jobs={jobs}: expected a number of trials at once, at least 1"
+            )));
+        }
+        let jobs = jobs as usize;
+        if let Some(f) = &func {
+            if !f.bind(py).is_callable() {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "optimize() takes a function of a candidate; got {}",
+                    f.bind(py).repr().map(|r| r.to_string()).unwrap_or_default()
+                )));
+            }
+        }
+        if n_trials == 0 {
+            return Ok(self.study.trials().len());
+        }
         let by_python = self.study.settings().evaluator == PYTHON_EVALUATOR;
         match (&func, by_python) {
             (None, true) => {
@@ -688,6 +724,7 @@ impl PyStudy {
         self.study
             .set_budget(counted.saturating_add(n_trials))
             .map_err(runtime)?;
+        let before = self.study.trials().len();
         self.study.set_jobs(jobs);
         *self
             .objective
@@ -729,7 +766,30 @@ impl PyStudy {
         if let Some(e) = interrupt.or(signal) {
             return Err(e);
         }
-        result.map_err(runtime)?;
+        let summary = result.map_err(runtime)?;
+        // What the CLI prints at the end, said as warnings: a run that stopped before its
+        // budget, and one whose every trial failed.
+        let warn = |msg: String| -> PyResult<()> {
+            let text = std::ffi::CString::new(msg).unwrap_or_default();
+            PyErr::warn(
+                py,
+                &py.get_type::<pyo3::exceptions::PyUserWarning>(),
+                &text,
+                1,
+            )
+        };
+        if let Some(why) = summary.stopped_early.filter(|w| w != "stopped") {
+            warn(format!("the search stopped before its budget: {why}"))?;
+        }
+        let new = &self.study.trials()[before.min(self.study.trials().len())..];
+        let evaluated: Vec<_> = new.iter().filter(|t| t.duplicate_of.is_none()).collect();
+        if !evaluated.is_empty() && evaluated.iter().all(|t| t.state == TrialState::Failed) {
+            warn(format!(
+                "all {} trials of this run failed; the first: {}",
+                evaluated.len(),
+                evaluated[0].error.as_deref().unwrap_or("no reason")
+            ))?;
+        }
         Ok(self.study.trials().len())
     }
 

@@ -325,3 +325,35 @@ def test_the_cli_says_how_to_resume_a_study_only_python_can_run(tmp_path):
     out = subprocess.run([cli, "search", "--study", str(by_strategy), "--budget", "5"], capture_output=True, text=True)
     assert out.returncode == 1
     assert "hnas.load_study(PATH, strategy=BestMutation())" in out.stderr
+
+
+def test_arguments_are_checked_and_silent_outcomes_are_said():
+    study = hnas.create_study(TINY, strategy="random")
+    assert study.optimize(score, n_trials=0) == 0 and study.trials == []
+    with pytest.raises(TypeError, match="takes a function of a candidate"):
+        study.optimize(5, n_trials=3)
+    with pytest.raises(ValueError, match="timeout=-5"):
+        study.optimize(score, n_trials=3, timeout=-5)
+    with pytest.raises(ValueError, match="n_trials=-1"):
+        study.optimize(score, n_trials=-1)
+    with pytest.raises(ValueError, match="jobs=0"):
+        study.optimize(score, n_trials=3, jobs=0)
+    with pytest.raises(ValueError, match="needs a timeout"):
+        study.optimize(score, n_trials=None)
+    with pytest.raises(TypeError, match="expected a spec"):
+        hnas.create_study(TINY, strategy=3)
+    with pytest.raises(TypeError, match="pass an instance"):
+        hnas.create_study(TINY, strategy=BestMutation)
+    # One objective may be a plain string.
+    s = hnas.create_study(TINY, objectives="min:value")
+    s.optimize(score, n_trials=5)
+    assert s.settings["objectives"] == ["min:value"]
+    with pytest.warns(UserWarning, match="all 4 trials of this run failed; the first: KeyError"):
+        hnas.create_study(TINY, strategy="random").optimize(lambda c: c.to_dict()["nope"], n_trials=4)
+    # Under dedup="skip" a space used up ends the run early, and says so.
+    with pytest.warns(UserWarning, match="stopped before its budget"):
+        hnas.create_study(TINY, strategy="grid", dedup="skip").optimize(score, n_trials=60)
+    # Until a timeout, with no count.
+    timed = hnas.create_study(TINY, strategy="random", dedup="off")
+    timed.optimize(score, n_trials=None, timeout=0.2)
+    assert len(timed.trials) > 0

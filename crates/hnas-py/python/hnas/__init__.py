@@ -59,14 +59,15 @@ class Strategy:
     deterministic: bool = False
 
     def setup(self, space: Space) -> None:
-        """Receives the study's space (``sample``, ``mutate``, ``crossover``, ``candidate``)."""
+        """Receives the study's space (``sample``, ``mutate``, ``crossover``, ``candidate``).
+        A subclass that overrides it calls ``super().setup(space)`` (or keeps it itself)."""
         self.space = space
 
     def ask(self, trial: int, seed: int, pending: int) -> Union[Candidate, str, None]:
         """The candidate for trial number ``trial`` (a ``Candidate`` or its one-line form),
         or None when there is nothing left to propose. ``seed``: this trial's random seed;
-        ``pending``: trials asked and not yet told."""
-        raise NotImplementedError
+        ``pending``: how many trials are asked and not yet told (an int)."""
+        raise NotImplementedError(f"{type(self).__name__} must define ask(self, trial, seed, pending)")
 
     def tell(self, outcome: Outcome) -> None:
         """``outcome.trial``, ``.candidate``, ``.score`` (higher is better; None for a failed
@@ -81,7 +82,8 @@ def _read_space(space: SpaceLike) -> "tuple[str, str]":
     if "\n" not in space and "=" not in space:
         path = Path(space)
         if not path.is_file():
-            raise FileNotFoundError(f"no space file {space!r}; pass a path to a .hnas file or the space's text")
+            what = "a folder" if path.is_dir() else "no space file"
+            raise FileNotFoundError(f"{what} {space!r}; pass a path to a .hnas file or the space's text")
         return path.read_text(encoding="utf-8"), str(path)
     return space, "<string>"
 
@@ -91,9 +93,9 @@ def create_study(
     *,
     strategy: Union[str, Strategy] = "rea",
     evaluator: Optional[str] = None,
-    objectives: Optional[Iterable[str]] = None,
-    constraints: Iterable[str] = (),
-    report: Iterable[str] = (),
+    objectives: Union[str, Iterable[str], None] = None,
+    constraints: Union[str, Iterable[str]] = (),
+    report: Union[str, Iterable[str]] = (),
     storage: Optional[SpaceLike] = None,
     seed: int = 0,
     dedup: str = "reuse",
@@ -113,18 +115,39 @@ def create_study(
     dedup: what to do with a network evaluated before: reuse (its result), skip, off.
     """
     text, name = _read_space(space)
+    if isinstance(strategy, type) and issubclass(strategy, Strategy):
+        raise TypeError(f"strategy={strategy.__name__}: pass an instance, {strategy.__name__}()")
+    if not isinstance(strategy, (str, Strategy)):
+        raise TypeError(
+            f"strategy={strategy!r}: expected a spec such as 'rea' or an instance of a hnas.Strategy subclass"
+        )
+    objectives = _strings("objectives", objectives)
+    constraints = _strings("constraints", constraints)
+    report = _strings("report", report)
     return Study(
         text,
         name,
         strategy,
         evaluator,
-        list(objectives or []),
-        list(constraints),
-        list(report),
+        objectives,
+        constraints,
+        report,
         None if storage is None else os.fspath(storage),
         seed,
         dedup,
     )
+
+
+def _strings(what: str, value: Any) -> List[str]:
+    """A list of strings from one string or an iterable of them."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    items = list(value)
+    if not all(isinstance(v, str) for v in items):
+        raise TypeError(f"{what}: expected a string or a list of strings, got {value!r}")
+    return items
 
 
 def load_study(storage: SpaceLike, strategy: Optional[Strategy] = None) -> Study:
