@@ -722,6 +722,11 @@ fn open_study(
 }
 
 pub fn run_search(args: SearchArgs) -> Result<()> {
+    // `--study FILE` alone reads as "resume FILE": when FILE holds nothing, say what starts.
+    let meant_resume = args.study.is_some()
+        && args.space.is_none()
+        && args.evaluator.is_none()
+        && args.file.is_none();
     let (resolved, args) = resolve(args)?;
     let Resolved {
         settings,
@@ -781,6 +786,35 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
         remove_study_file(&path)?;
         existed = url;
         _lock = lock_study(&path)?;
+    }
+    if meant_resume && !existed {
+        eprintln!(
+            "note: {} holds no study yet: starting a new one ({} on {}, strategy {})",
+            path.display(),
+            settings.evaluator,
+            settings.space_file,
+            settings.strategy
+        );
+    }
+    if !devices.is_empty() {
+        let uses =
+            settings.evaluator.starts_with("train:") || settings.evaluator.starts_with("command:");
+        if !uses {
+            eprintln!(
+                "note: evaluator '{}' does not use devices; --devices only limits the trials at once to {}",
+                settings.evaluator,
+                devices.len()
+            );
+        }
+        if let Some(Jobs::N(n)) = args
+            .jobs
+            .filter(|j| matches!(j, Jobs::N(n) if *n > devices.len()))
+        {
+            eprintln!(
+                "note: --jobs {n} runs {} at once: one trial per device",
+                devices.len()
+            );
+        }
     }
     let mut study = open_study(settings, evaluator, &path, existed)?;
     study.set_jobs(jobs);

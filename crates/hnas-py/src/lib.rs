@@ -246,6 +246,10 @@ struct PyTrial {
     started_at: f64,
     #[pyo3(get)]
     finished_at: Option<f64>,
+    /// False when the trial breaks one of the study's constraints (it is then ranked
+    /// below every feasible one, whatever its value).
+    #[pyo3(get)]
+    feasible: bool,
     candidate: Py<PyCandidate>,
 }
 
@@ -261,6 +265,7 @@ impl PyTrial {
             fidelity: t.fidelity,
             started_at: t.started_at,
             finished_at: t.finished_at,
+            feasible: true,
             candidate: Py::new(py, PyCandidate::of_record(t))?,
         })
     }
@@ -520,6 +525,14 @@ impl PySpace {
         } else {
             self.space.size().to_string()
         }
+    }
+}
+
+impl PyStudy {
+    fn wrap(&self, py: Python<'_>, t: &TrialRecord) -> PyResult<PyTrial> {
+        let mut trial = PyTrial::new(py, t)?;
+        trial.feasible = self.study.goals().violation(t) == 0.0;
+        Ok(trial)
     }
 }
 
@@ -811,7 +824,7 @@ impl PyStudy {
             };
             // A network evaluated before is answered from that result at once.
             if !a.reused {
-                return PyTrial::new(py, &self.study.trials()[a.index]).map(Some);
+                return self.wrap(py, &self.study.trials()[a.index]).map(Some);
             }
         }
     }
@@ -851,14 +864,14 @@ impl PyStudy {
         self.study
             .trials()
             .iter()
-            .map(|t| PyTrial::new(py, t))
+            .map(|t| self.wrap(py, t))
             .collect()
     }
 
     /// The best complete, feasible trial (None before the first).
     #[getter]
     fn best_trial(&self, py: Python<'_>) -> PyResult<Option<PyTrial>> {
-        self.study.best().map(|t| PyTrial::new(py, t)).transpose()
+        self.study.best().map(|t| self.wrap(py, t)).transpose()
     }
 
     /// The best `k` distinct networks, best first.
@@ -867,7 +880,7 @@ impl PyStudy {
         self.study
             .leaderboard(k)
             .into_iter()
-            .map(|t| PyTrial::new(py, t))
+            .map(|t| self.wrap(py, t))
             .collect()
     }
 
@@ -879,7 +892,7 @@ impl PyStudy {
             .goals()
             .pareto_front(trials)
             .into_iter()
-            .map(|t| PyTrial::new(py, t))
+            .map(|t| self.wrap(py, t))
             .collect()
     }
 

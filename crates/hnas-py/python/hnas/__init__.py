@@ -197,6 +197,7 @@ def trials_dataframe(study: Study) -> Any:
             "candidate": t.candidate.string,
             "hash": t.candidate.hash,
             "duplicate_of": t.duplicate_of,
+            "feasible": t.feasible,
             "error": t.error,
         }
         row.update(t.metrics)

@@ -33,6 +33,7 @@ class Trial:
     fidelity: Optional[float]
     started_at: float
     finished_at: Optional[float]
+    feasible: bool
     candidate: Candidate
 
 class Study:
