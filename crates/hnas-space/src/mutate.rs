@@ -197,7 +197,12 @@ impl Space {
                 target: Target::Domain(d),
             }),
             (Expr::Repeat { item, min, max }, Node::List(items)) => {
-                if min < max {
+                // A list that can neither grow (its item has no derivation within the
+                // depth left) nor shrink (it is at its minimum) is no mutation site.
+                let n = items.len() as u32;
+                let can_grow = n < *max && self.expr_logc(item, lvl) > f64::NEG_INFINITY;
+                let can_shrink = n > *min;
+                if min < max && (can_grow || can_shrink) {
                     out.push(Site {
                         kind: SiteKind::Length,
                         path: path.clone(),
@@ -292,7 +297,8 @@ impl Space {
             } => {
                 let Node::List(items) = node else { return out };
                 let n = items.len() as u32;
-                let grow = n == *min || (n < *max && rng.random_bool(0.5));
+                let can_grow = n < *max && self.expr_logc(item, *lvl) > f64::NEG_INFINITY;
+                let grow = can_grow && (n == *min || rng.random_bool(0.5));
                 if grow {
                     let at = rng.random_range(0..=items.len());
                     items.insert(at, self.sample_expr(item, *lvl, mode, rng));
@@ -363,7 +369,8 @@ impl Space {
                 } => {
                     let Node::List(items) = node else { continue };
                     let mut v = Vec::new();
-                    if (items.len() as u32) < *max {
+                    if (items.len() as u32) < *max && self.expr_logc(item, *lvl) > f64::NEG_INFINITY
+                    {
                         let mut grown = items.clone();
                         grown.push(
                             items

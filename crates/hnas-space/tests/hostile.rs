@@ -287,3 +287,23 @@ fn every_shipped_space_is_within_the_limits() {
     }
     assert!(n >= 8, "found only {n} spaces");
 }
+
+/// Found by CI's fuzz run: a list at the depth bound whose item has no derivation in the
+/// depth left was offered as a place to grow, and growing it drew from an empty table
+/// (an arithmetic overflow in a debug build).
+#[test]
+fn a_list_at_the_depth_bound_is_not_grown() {
+    let text = "@max_depth 3\nr0 = op0(a0 = repeat(r0, 0, 1)) | op1(a0 = r0) | op2(a0 = r0) | op3(a0 = r0)\n";
+    let space = Space::parse("deep.hnas", text).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    for _ in 0..300 {
+        let c = space.sample(&mut rng, SampleMode::Uniform);
+        for _ in 0..20 {
+            let m = space.mutate(&c, &mut rng);
+            assert!(space.is_member(&m), "{:?}", space.validate(&m));
+        }
+        for n in space.neighbours(&c) {
+            assert!(space.is_member(&n));
+        }
+    }
+}
