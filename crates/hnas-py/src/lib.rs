@@ -114,6 +114,7 @@ fn metrics_of(v: &Bound<'_, PyAny>) -> Result<Metrics, EvalError> {
 /// A member of the space: its one-line form, hashes and derivation tree, each computed
 /// when first asked for (an objective that reads only the tree pays for nothing else).
 #[pyclass(name = "Candidate", module = "hnas", frozen)]
+#[derive(Clone)]
 struct PyCandidate {
     /// The space and the tree, for a candidate handed to an objective; `None` for one read
     /// from a stored trial, whose forms are all known.
@@ -309,6 +310,11 @@ struct PyStudy {
     strategy_error: Arc<Mutex<Option<PyErr>>>,
 }
 
+/// The first exception a Python strategy raised, taken (it is raised once).
+fn take_error(slot: &Mutex<Option<PyErr>>) -> Option<PyErr> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
 /// A strategy written in Python (`hnas.Strategy`): `setup(space)` once, then
 /// `ask(trial, seed, pending)` returning a candidate (its one-line form, or a `Candidate`)
 /// or None, and `tell(outcome)`.
@@ -437,12 +443,7 @@ struct PyOutcome {
 impl PyOutcome {
     #[getter]
     fn candidate(&self) -> PyCandidate {
-        PyCandidate {
-            tree: self.candidate.tree.clone(),
-            string: self.candidate.string.clone(),
-            canonical: self.candidate.canonical.clone(),
-            json: self.candidate.json.clone(),
-        }
+        self.candidate.clone()
     }
 
     fn __repr__(&self) -> String {
@@ -649,11 +650,7 @@ impl PyStudy {
             }
         }
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        if let Some(e) = strategy_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(e) = take_error(&strategy_error) {
             return Err(e);
         }
         Ok(PyStudy {
@@ -762,12 +759,7 @@ impl PyStudy {
             .func
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = None;
-        if let Some(e) = self
-            .strategy_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(e) = take_error(&self.strategy_error) {
             return Err(e);
         }
         let interrupt = self
@@ -811,12 +803,7 @@ impl PyStudy {
     fn ask(&mut self, py: Python<'_>) -> PyResult<Option<PyTrial>> {
         loop {
             let asked = self.study.ask().map_err(runtime)?;
-            if let Some(e) = self
-                .strategy_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-            {
+            if let Some(e) = take_error(&self.strategy_error) {
                 return Err(e);
             }
             let Some(a) = asked else {

@@ -755,13 +755,7 @@ impl Study {
         }
         let jobs = self.jobs();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let job = Evaluation {
-            evaluator: self.evaluator.clone(),
-            space: self.space.clone(),
-            goals: self.goals.clone(),
-            seed: self.settings.seed,
-            threads: (jobs > 1).then(|| (cores / jobs).max(1)),
-        };
+        let job = self.evaluation((jobs > 1).then(|| (cores / jobs).max(1)));
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Finished>();
         let mut free_devices: Vec<usize> = (0..self.devices.len()).rev().collect();
         let mut in_flight = 0usize;
@@ -1071,16 +1065,20 @@ impl Study {
     /// cost; no tell sequence), without recording or telling it. `Err` only for a fatal
     /// evaluator error.
     pub fn evaluate(&mut self, i: usize, c: &Candidate) -> Result<TrialRecord, String> {
-        let job = Evaluation {
+        let (result, secs) = self.evaluation(None).run(self.trials[i].clone(), c, None);
+        self.eval_seconds += secs;
+        result
+    }
+
+    /// What a trial's evaluation needs, with each trial's share of the cores.
+    fn evaluation(&self, threads: Option<usize>) -> Evaluation {
+        Evaluation {
             evaluator: self.evaluator.clone(),
             space: self.space.clone(),
             goals: self.goals.clone(),
             seed: self.settings.seed,
-            threads: None,
-        };
-        let (result, secs) = job.run(self.trials[i].clone(), c, None);
-        self.eval_seconds += secs;
-        result
+            threads,
+        }
     }
 
     fn push_trial(&mut self, t: TrialRecord) -> usize {
