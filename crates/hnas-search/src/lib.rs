@@ -35,6 +35,7 @@ mod mapelites;
 mod mcts;
 mod nsga2;
 pub mod pareto;
+pub mod predict;
 mod qlearn;
 mod random;
 mod rea;
@@ -374,7 +375,7 @@ mod forms_tests {
         let b = space
             .parse_candidate("dag(0>1:pool,0>2:conv,1>2:skip,0>3:conv,1>3:none,2>3:none)")
             .unwrap();
-        let e = crate::bananas::Ensemble::new(256, 32, 5, false);
+        let e = crate::predict::MlpEnsemble::new(256, 32, 5, false);
         let encoded = |c: &Candidate| {
             e.encode(
                 &space,

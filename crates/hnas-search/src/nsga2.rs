@@ -1,10 +1,10 @@
 //! NSGA-II (Deb, Pratap, Agarwal and Meyarivan, IEEE TEC 2002) over the grammar's mutation
 //! and crossover, in its steady-state form so that it works with pending trials.
 
-use crate::bananas::Ensemble;
 use crate::pareto::{
     add_non_dominated, constrained_ranks, crowding_distance, dominates, hypervolume,
 };
+use crate::predict::MlpEnsemble as Ensemble;
 use crate::{Ask, FastSet, Forms, Outcome, Strategy};
 #[cfg(test)]
 use hnas_space::SampleMode;
