@@ -12,27 +12,31 @@
 //! [`spearman`] measure a ranking.
 //!
 //! ```
-//! use hnas_search::predict::{Encoder, Features, ModelKind, Predictor};
+//! use hnas_search::predict::{kendall_tau, Encoder, Features, ModelKind};
 //! use hnas_space::{SampleMode, Space};
 //! use rand::SeedableRng;
 //!
-//! let space = Space::parse("s.hnas", "net = seq(a, b)\na = x | y | z\nb = u | v").unwrap();
+//! let space = Space::parse("s.hnas", "net = pair(a = p, b = q)\np = x | y | z\nq = u | v | w").unwrap();
 //! let enc = Encoder::default();
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-//! let mut xs = Vec::new();
-//! let mut ys = Vec::new();
-//! for _ in 0..40 {
-//!     let c = space.sample(&mut rng, SampleMode::Uniform);
-//!     let s = space.to_string(&c);
-//!     ys.push(s.contains('z') as u8 as f64 + 0.5 * s.contains('v') as u8 as f64);
-//!     xs.push(Features::bits(enc.encode(&space, &c)));
-//! }
+//! // A score with a main effect (z) and an interaction (y with v).
+//! let mut data = |n| -> (Vec<Features>, Vec<f64>) {
+//!     (0..n)
+//!         .map(|_| {
+//!             let c = space.sample(&mut rng, SampleMode::Uniform);
+//!             let s = space.print(&c);
+//!             let y = 2.0 * s.contains('z') as u8 as f64
+//!                 + (s.contains('y') && s.contains('v')) as u8 as f64;
+//!             (Features::bits(enc.encode(&space, &c)), y)
+//!         })
+//!         .unzip()
+//! };
+//! let (xs, ys) = data(40);
+//! let (test_x, test_y) = data(30);
 //! let mut model = ModelKind::Gbt.build(0);
 //! model.fit(&xs, &ys);
-//! let best = space.parse_candidate("seq(z, v)").unwrap();
-//! let worst = space.parse_candidate("seq(x, u)").unwrap();
-//! let p = |c| model.predict(&Features::bits(enc.encode(&space, c))).mean;
-//! assert!(p(&best) > p(&worst) + 1.0);
+//! let predicted: Vec<f64> = test_x.iter().map(|x| model.predict(x).mean).collect();
+//! assert!(kendall_tau(&predicted, &test_y) > 0.8);
 //! ```
 
 mod gbt;
