@@ -80,7 +80,7 @@ pub struct BenchArgs {
 }
 
 /// Four significant digits: `0.005 ± 0.000` said nothing about accuracies stored as fractions.
-fn sig4(x: f64) -> String {
+pub fn sig4(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{}", x + 0.0);
     }

@@ -4,6 +4,7 @@ mod bench_cmd;
 mod bench_train_cmd;
 mod export_cmd;
 mod illuminate_cmd;
+mod predict_cmd;
 mod report_cmd;
 mod search_cmd;
 mod serve_cmd;
@@ -62,6 +63,9 @@ enum Command {
     BenchTrain(bench_train_cmd::BenchTrainArgs),
     /// The MAP-Elites illumination map of a study: coverage, QD-score, map.csv, map.svg.
     Illuminate(illuminate_cmd::IlluminateArgs),
+    /// Performance predictors: how well they rank unseen networks (--space, --evaluator), or
+    /// one fitted on a study's trials ranking candidates nobody evaluated (--study).
+    Predict(predict_cmd::PredictArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export_cmd::run(args),
         Command::BenchTrain(args) => bench_train_cmd::run(args),
         Command::Illuminate(args) => illuminate_cmd::run_illuminate(args),
+        Command::Predict(args) => predict_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -210,11 +210,11 @@ pub(crate) fn draw_fresh(
 /// share one encoding instead of teaching the model noise in dead edges; and taking a
 /// network's neighbours as those of all its forms.
 #[derive(Default)]
-pub(crate) struct Forms(std::cell::OnceCell<std::collections::HashMap<u64, Vec<Candidate>>>);
+pub struct Forms(std::cell::OnceCell<std::collections::HashMap<u64, Vec<Candidate>>>);
 
 impl Forms {
     /// NAS-Bench-201 has 15,625 cells; enumerating them takes a few milliseconds.
-    pub(crate) const LIMIT: u64 = 50_000;
+    pub const LIMIT: u64 = 50_000;
 
     fn all(&self, space: &Space) -> &std::collections::HashMap<u64, Vec<Candidate>> {
         self.0
@@ -222,14 +222,14 @@ impl Forms {
     }
 
     /// The forms of the network `key`, in enumeration order; `None` when not enumerated.
-    pub(crate) fn of(&self, space: &Space, key: u64) -> Option<&[Candidate]> {
+    pub fn of(&self, space: &Space, key: u64) -> Option<&[Candidate]> {
         self.all(space).get(&key).map(|v| &v[..])
     }
 
     /// The form that stands for the network of `c` (whose canonical key is `key`): its
     /// first in enumeration order, where dead edges hold the first operation; `c` itself in
     /// a space too large to enumerate.
-    pub(crate) fn representative<'a>(
+    pub fn representative<'a>(
         &'a self,
         space: &Space,
         c: &'a Candidate,

@@ -10,6 +10,7 @@
 mod bench;
 mod builder;
 mod objective;
+pub mod predict;
 mod settings;
 mod study;
 #[cfg(feature = "postgres")]

@@ -43,11 +43,13 @@ mod gbt;
 mod gp;
 pub(crate) mod mlp;
 mod rank;
+mod ranked;
 
 pub use gbt::Gbt;
 pub use gp::Gp;
 pub use mlp::MlpEnsemble;
 pub use rank::{kendall_tau, ranks, spearman};
+pub use ranked::{probit, Ranked};
 
 use hnas_space::{Candidate, Space};
 use std::collections::HashMap;
@@ -178,8 +180,14 @@ impl ModelKind {
         }
     }
 
-    /// A fresh model with its default settings; `seed` fixes its random draws.
+    /// A fresh model with its default settings, fitted on the normal scores of the ranks
+    /// ([`Ranked`]); `seed` fixes its random draws.
     pub fn build(self, seed: u64) -> Box<dyn Predictor> {
+        Box::new(Ranked::new(self.build_raw(seed)))
+    }
+
+    /// A fresh model fitted on the scores themselves.
+    pub fn build_raw(self, seed: u64) -> Box<dyn Predictor> {
         match self {
             ModelKind::Mlp => {
                 Box::new(MlpEnsemble::new(Encoder::default().dims, 32, 5, false).with_layers(2))

@@ -1,0 +1,265 @@
+//! `hnas predict`: how well performance predictors rank unseen networks (on a space and an
+//! evaluator), or a predictor fitted on a study's trials ranking candidates nobody evaluated.
+
+use crate::bench_cmd::sig4;
+use crate::search_cmd::{default_objective, evaluator_from_name};
+use crate::space_cmd::load;
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use hnas_search::predict::{Encoder, ModelKind, MODELS};
+use hnas_space::Space;
+use hnas_study::predict::{
+    fit_on_trials, mean_se, rank_unevaluated, run_predict_benchmark, FeatureSource, PredictConfig,
+};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  hnas predict --space examples/spaces/nb201.hnas --evaluator nb201:cifar10 --train 16,78,156,469 --seeds 20\n  hnas predict --study study.db --holdout 20 --rank 10"
+)]
+pub struct PredictArgs {
+    /// A study file (SQLite path or PostgreSQL URL): fit on its trials instead of drawing
+    /// networks.
+    #[arg(long, conflicts_with_all = ["space", "evaluator"])]
+    pub study: Option<String>,
+    /// The space networks are drawn from (with --evaluator).
+    #[arg(long, requires = "evaluator")]
+    pub space: Option<PathBuf>,
+    /// What labels the drawn networks (a table such as nb201:cifar10 or table:FILE.csv, or
+    /// any evaluator).
+    #[arg(long, requires = "space")]
+    pub evaluator: Option<String>,
+    /// The metric predicted (default: the evaluator's report metric, test_200 for nb201:*;
+    /// for a study, its objective's metric).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Models, comma-separated: mlp (BANANAS' ensemble), gbt (gradient-boosted trees), gp
+    /// (Gaussian process).
+    #[arg(long, value_delimiter = ',', default_value = "mlp,gbt,gp")]
+    pub model: Vec<String>,
+    /// Training-set sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "16,78,156,469")]
+    pub train: Vec<usize>,
+    /// Held-out networks ranked per seed.
+    #[arg(long, default_value_t = 1000)]
+    pub test: usize,
+    /// Seeds FIRST..FIRST+N.
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+    /// Add the path encoding of DAG cells to the decision encoding.
+    #[arg(long)]
+    pub paths: bool,
+    /// An evaluator whose metrics become numeric features (free statistics: parameters,
+    /// FLOPs, zero-cost proxies), e.g. proxy:mnist1d.
+    #[arg(long)]
+    pub features: Option<String>,
+    /// Which metrics of --features to read, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub feature_metrics: Vec<String>,
+    /// The fidelity networks are labelled at (e.g. 200 for nb201:*).
+    #[arg(long)]
+    pub fidelity: Option<f64>,
+    /// With --study: trials held out to measure the fit before it is refitted on all.
+    #[arg(long, default_value_t = 0)]
+    pub holdout: usize,
+    /// With --study: print the K unevaluated candidates the model ranks highest.
+    #[arg(long, default_value_t = 0)]
+    pub rank: usize,
+    /// With --rank: how many unevaluated candidates are drawn and ranked.
+    #[arg(long, default_value_t = 10000)]
+    pub pool: usize,
+    /// Write the per-seed results (model, train, seed, tau, rho) as CSV here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn models(names: &[String]) -> Result<Vec<ModelKind>> {
+    names
+        .iter()
+        .map(|n| {
+            ModelKind::parse(n.trim()).ok_or_else(|| {
+                anyhow!(
+                    "unknown model '{n}'; expected one of: {}",
+                    MODELS.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+pub fn run(a: PredictArgs) -> Result<()> {
+    let encoder = Encoder {
+        paths: a.paths,
+        ..Encoder::default()
+    };
+    let kinds = models(&a.model)?;
+    if let Some(study) = &a.study {
+        return run_on_study(&a, study, kinds, encoder);
+    }
+    let (Some(space_file), Some(evaluator_name)) = (&a.space, &a.evaluator) else {
+        bail!("expected --study FILE, or --space FILE with --evaluator NAME");
+    };
+    let space = load(space_file)?;
+    let evaluator = Arc::from(evaluator_from_name(evaluator_name)?);
+    let metric = match &a.metric {
+        Some(m) => m.clone(),
+        None => default_metric(evaluator_name).ok_or_else(|| {
+            anyhow!("evaluator '{evaluator_name}' has no default metric; expected --metric")
+        })?,
+    };
+    let features = match &a.features {
+        Some(name) => Some(FeatureSource {
+            evaluator: Arc::from(evaluator_from_name(name)?),
+            metrics: a.feature_metrics.clone(),
+        }),
+        None => None,
+    };
+    if a.train.is_empty() || a.train.contains(&0) {
+        bail!("--train needs sizes of at least 1");
+    }
+    if a.test < 2 {
+        bail!("--test needs at least 2 networks to rank");
+    }
+    let cfg = PredictConfig {
+        models: kinds,
+        train: a.train.clone(),
+        test: a.test,
+        seeds: a.seeds.max(1),
+        first_seed: a.first_seed,
+        metric: metric.clone(),
+        fidelity: a.fidelity,
+        encoder,
+        features,
+    };
+    eprintln!(
+        "predicting {metric}: {} seeds, {} held-out networks each, training sets {:?}",
+        cfg.seeds, cfg.test, cfg.train
+    );
+    let start = Instant::now();
+    let rows = run_predict_benchmark(&space, evaluator, &cfg)?;
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "model".to_string(),
+        "train".into(),
+        format!("Kendall τ ({metric})"),
+        "Spearman ρ".into(),
+        "s per fit".into(),
+    ]);
+    for r in &rows {
+        let (t, ts) = mean_se(&r.tau);
+        let (s, ss) = mean_se(&r.rho);
+        table.add_row(vec![
+            r.model.name().to_string(),
+            r.train.to_string(),
+            format!("{} ± {}", sig4(t), sig4(ts)),
+            format!("{} ± {}", sig4(s), sig4(ss)),
+            format!("{:.3}", r.seconds),
+        ]);
+    }
+    println!("{table}");
+    println!(
+        "mean ± standard error over {} seeds; {:.1} s",
+        cfg.seeds,
+        start.elapsed().as_secs_f64()
+    );
+    if let Some(out) = &a.out {
+        let mut f = std::fs::File::create(out)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        writeln!(f, "model,train,seed,tau,rho")?;
+        for r in &rows {
+            for (i, (t, s)) in r.tau.iter().zip(&r.rho).enumerate() {
+                writeln!(
+                    f,
+                    "{},{},{},{t},{s}",
+                    r.model.name(),
+                    r.train,
+                    cfg.first_seed + i as u64
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The metric a predictor benchmark predicts by default: what regret is measured on.
+fn default_metric(evaluator: &str) -> Option<String> {
+    let (objective, report) = default_objective(evaluator)?;
+    Some(
+        report
+            .first()
+            .cloned()
+            .unwrap_or_else(|| objective.rsplit(':').next().unwrap_or_default().to_string()),
+    )
+}
+
+fn run_on_study(
+    a: &PredictArgs,
+    study: &str,
+    kinds: Vec<ModelKind>,
+    encoder: Encoder,
+) -> Result<()> {
+    let loaded = crate::report_cmd::load(std::path::Path::new(study))?;
+    let space = Space::parse(&loaded.settings.space_file, &loaded.settings.space)
+        .map_err(|e| anyhow!("the study's space does not parse: {e}"))?;
+    let metric = match &a.metric {
+        Some(m) => m.clone(),
+        None => loaded
+            .settings
+            .objectives
+            .first()
+            .and_then(|o| o.rsplit(':').next())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("the study has no objective; expected --metric"))?,
+    };
+    let [kind] = kinds[..] else {
+        bail!("with --study give one --model (gbt, gp or mlp)");
+    };
+    let fitted = fit_on_trials(
+        &space,
+        &loaded.trials,
+        &metric,
+        kind,
+        encoder,
+        a.holdout,
+        a.first_seed,
+    )?;
+    println!(
+        "{} fitted on {} trials of {study} to predict {metric}",
+        kind.name(),
+        fitted.fitted
+    );
+    if let Some((t, s)) = fitted.holdout {
+        println!(
+            "held-out {} trials: Kendall τ {}, Spearman ρ {}",
+            a.holdout,
+            sig4(t),
+            sig4(s)
+        );
+    }
+    if a.rank > 0 {
+        let ranked = rank_unevaluated(&space, &fitted, encoder, a.pool, a.rank, a.first_seed);
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+            "rank".to_string(),
+            format!("predicted {metric}"),
+            "± sd".into(),
+            "candidate".into(),
+        ]);
+        for (i, (c, m, s)) in ranked.iter().enumerate() {
+            table.add_row(vec![
+                (i + 1).to_string(),
+                sig4(*m),
+                sig4(*s),
+                space.print(c),
+            ]);
+        }
+        println!("{table}");
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! `hnas predict`: predictors measured on drawn networks, and fitted on a study's trials.
+mod common;
+use common::{example, hnas, tempdir, Succeeds};
+
+use hnas_store::{SqliteStore, Store};
+use std::collections::HashSet;
+
+#[test]
+fn predictors_rank_held_out_nb201_cells() {
+    let dir = tempdir("predict", "bench");
+    let csv = dir.join("seeds.csv");
+    let out = hnas()
+        .args([
+            "predict",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+        ])
+        .args([
+            "--train", "20,120", "--test", "300", "--seeds", "2", "--model", "gbt,gp",
+        ])
+        .arg("--out")
+        .arg(&csv)
+        .succeeds();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Kendall τ (test_200)"), "{text}");
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    assert_eq!(rows.len(), 2 * 2 * 2, "models x sizes x seeds");
+    let tau = |model: &str, n: &str| -> f64 {
+        let v: Vec<f64> = rows
+            .iter()
+            .filter(|r| r[0] == model && r[1] == n)
+            .map(|r| r[3].parse().unwrap())
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    for m in ["gbt", "gp"] {
+        // Far above chance, and better with more data.
+        assert!(tau(m, "120") > 0.5, "{m}: {}", tau(m, "120"));
+        assert!(tau(m, "120") > tau(m, "20"), "{m}");
+    }
+}
+
+#[test]
+fn a_bad_request_says_what_was_expected() {
+    let out = hnas()
+        .args([
+            "predict",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+        ])
+        .args(["--model", "xgb"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown model 'xgb'; expected one of: mlp, gbt, gp"),
+        "{err}"
+    );
+    let out = hnas()
+        .args([
+            "predict",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+        ])
+        .args([
+            "--metric", "nope", "--train", "5", "--test", "5", "--seeds", "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("metric 'nope'"), "{err}");
+}
+
+#[test]
+fn a_predictor_fitted_on_a_study_ranks_networks_it_has_not_seen() {
+    let dir = tempdir("predict", "study");
+    let study = dir.join("s.db");
+    hnas()
+        .args([
+            "search",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+        ])
+        .args([
+            "--strategy",
+            "random",
+            "--budget",
+            "80",
+            "--seed",
+            "1",
+            "--quiet",
+        ])
+        .arg("--study")
+        .arg(&study)
+        .succeeds();
+    let out = hnas()
+        .args([
+            "predict",
+            "--model",
+            "gp",
+            "--holdout",
+            "20",
+            "--rank",
+            "5",
+            "--pool",
+            "500",
+        ])
+        .arg("--study")
+        .arg(&study)
+        .succeeds();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // One fit per distinct network: isomorphic cells of the 80 trials count once.
+    let fitted: usize = text
+        .split("fitted on ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!((70..=80).contains(&fitted), "{text}");
+    let tau: f64 = text
+        .split("Kendall τ ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no held-out τ in {text}"));
+    assert!(tau > 0.2, "held-out τ {tau}");
+    // The five ranked candidates are networks the study never evaluated.
+    let evaluated: HashSet<String> = SqliteStore::open_read_only(&study)
+        .unwrap()
+        .trials()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.candidate)
+        .collect();
+    let ranked: Vec<&str> = text.lines().filter(|l| l.contains("dag(")).collect();
+    assert_eq!(ranked.len(), 5, "{text}");
+    for l in ranked {
+        let cand = l
+            .split('┆')
+            .nth(3)
+            .unwrap()
+            .trim()
+            .trim_end_matches('│')
+            .trim();
+        assert!(!evaluated.contains(cand), "{cand} was evaluated");
+    }
+}

@@ -1,0 +1,314 @@
+//! How well predictors rank networks they have not seen: the measurement behind
+//! `hnas predict`. Networks are drawn at random (distinct by canonical hash) and evaluated by
+//! any evaluator; each model fits on N of them and ranks a held-out set, over many seeds.
+//! Also: fitting a predictor on a study's trials and ranking candidates nobody evaluated.
+
+use crate::Error;
+use hnas_eval::Evaluator;
+use hnas_search::predict::{kendall_tau, spearman, Encoder, Features, ModelKind, Predictor};
+use hnas_search::{trial_rng, Forms};
+use hnas_space::{Candidate, Space};
+use hnas_store::{TrialRecord, TrialState};
+use rand::Rng;
+use rayon::prelude::*;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where numeric features (free statistics such as parameters, FLOPs or zero-cost proxies)
+/// come from: an evaluator, and which of its metrics to read (all, sorted by name, when
+/// empty).
+#[derive(Clone)]
+pub struct FeatureSource {
+    pub evaluator: Arc<dyn Evaluator>,
+    pub metrics: Vec<String>,
+}
+
+impl FeatureSource {
+    /// The numeric features of `c`, in the order of `metrics`; a metric the evaluator did not
+    /// give is NaN (a predictor reads it as the mean).
+    pub fn features(&self, space: &Space, c: &Candidate) -> Result<Vec<f64>, String> {
+        let m = self
+            .evaluator
+            .evaluate(space, c, None)
+            .map_err(|e| e.to_string())?;
+        Ok(if self.metrics.is_empty() {
+            m.values().copied().collect()
+        } else {
+            self.metrics
+                .iter()
+                .map(|k| m.get(k).copied().unwrap_or(f64::NAN))
+                .collect()
+        })
+    }
+}
+
+/// A predictor benchmark.
+#[derive(Clone)]
+pub struct PredictConfig {
+    pub models: Vec<ModelKind>,
+    /// Training-set sizes.
+    pub train: Vec<usize>,
+    /// Held-out networks ranked per seed.
+    pub test: usize,
+    pub seeds: u64,
+    pub first_seed: u64,
+    /// The metric predicted.
+    pub metric: String,
+    pub fidelity: Option<f64>,
+    pub encoder: Encoder,
+    pub features: Option<FeatureSource>,
+}
+
+/// One model at one training-set size: per-seed τ and ρ on the held-out networks.
+#[derive(Debug, Clone)]
+pub struct PredictRow {
+    pub model: ModelKind,
+    pub train: usize,
+    pub tau: Vec<f64>,
+    pub rho: Vec<f64>,
+    /// Mean seconds to fit and predict, per seed.
+    pub seconds: f64,
+}
+
+/// Mean and standard error.
+pub fn mean_se(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    if v.len() < 2 {
+        return (m, 0.0);
+    }
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m, (var / n).sqrt())
+}
+
+/// Distinct networks of `space` drawn with `seed`, each with its features and value of
+/// `metric`; networks whose evaluation fails or lacks the metric are skipped. Gives up after
+/// `want * 20` draws (a small space) and returns what it has.
+pub fn draw_labelled(
+    space: &Space,
+    evaluator: &dyn Evaluator,
+    cfg: &PredictConfig,
+    seed: u64,
+    want: usize,
+) -> Result<Vec<(Candidate, Features, f64)>, Error> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(want);
+    let mut draws = 0u64;
+    let mut rng = trial_rng(seed, u64::MAX - 7);
+    let mut first_error = None;
+    let forms = Forms::default();
+    while out.len() < want && draws < (want as u64) * 20 {
+        draws += 1;
+        let c = space.sample(&mut rng, space.search_mode());
+        let key = space.canonical_key(&c);
+        if !seen.insert(key) {
+            continue;
+        }
+        let y = match evaluator.evaluate(space, &c, cfg.fidelity) {
+            Ok(m) => m.get(&cfg.metric).copied(),
+            Err(e) => {
+                first_error.get_or_insert(e.to_string());
+                None
+            }
+        };
+        let Some(y) = y.filter(|v| v.is_finite()) else {
+            continue;
+        };
+        let mut f = Features::bits(
+            cfg.encoder
+                .encode(space, forms.representative(space, &c, key)),
+        );
+        if let Some(src) = &cfg.features {
+            f.dense = src.features(space, &c).map_err(Error::Evaluator)?;
+        }
+        out.push((c, f, y));
+    }
+    if out.is_empty() {
+        return Err(Error::Evaluator(match first_error {
+            Some(e) => format!("no network could be evaluated; the first error: {e}"),
+            None => format!(
+                "no evaluated network has the metric '{}'; expected one of: {}",
+                cfg.metric,
+                evaluator.metrics().join(", ")
+            ),
+        }));
+    }
+    Ok(out)
+}
+
+/// Runs the benchmark: for each seed, `test` held-out networks and a training pool as large
+/// as the largest size; every model fits on the first N of the pool.
+pub fn run_predict_benchmark(
+    space: &Space,
+    evaluator: Arc<dyn Evaluator>,
+    cfg: &PredictConfig,
+) -> Result<Vec<PredictRow>, Error> {
+    let largest = cfg.train.iter().copied().max().unwrap_or(0);
+    let seeds: Vec<u64> = (cfg.first_seed..cfg.first_seed + cfg.seeds).collect();
+    type SeedResult = Vec<(f64, f64, f64)>;
+    let per_seed: Vec<Result<SeedResult, Error>> = seeds
+        .par_iter()
+        .map(|&seed| {
+            let data = draw_labelled(space, evaluator.as_ref(), cfg, seed, cfg.test + largest)?;
+            if data.len() < cfg.test + largest {
+                return Err(Error::Evaluator(format!(
+                    "the space gave only {} distinct evaluated networks; --test {} and a training set of {largest} need {}",
+                    data.len(),
+                    cfg.test,
+                    cfg.test + largest
+                )));
+            }
+            let (test, pool) = data.split_at(cfg.test);
+            let test_x: Vec<Features> = test.iter().map(|d| d.1.clone()).collect();
+            let test_y: Vec<f64> = test.iter().map(|d| d.2).collect();
+            let mut out = Vec::new();
+            for &kind in &cfg.models {
+                for &n in &cfg.train {
+                    let start = Instant::now();
+                    let xs: Vec<Features> = pool[..n].iter().map(|d| d.1.clone()).collect();
+                    let ys: Vec<f64> = pool[..n].iter().map(|d| d.2).collect();
+                    let mut m = kind.build(seed);
+                    m.fit(&xs, &ys);
+                    let p: Vec<f64> = test_x.iter().map(|x| m.predict(x).mean).collect();
+                    out.push((
+                        kendall_tau(&p, &test_y),
+                        spearman(&p, &test_y),
+                        start.elapsed().as_secs_f64(),
+                    ));
+                }
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for &kind in &cfg.models {
+        for &n in &cfg.train {
+            rows.push(PredictRow {
+                model: kind,
+                train: n,
+                tau: Vec::new(),
+                rho: Vec::new(),
+                seconds: 0.0,
+            });
+        }
+    }
+    for r in per_seed {
+        for (row, (t, s, secs)) in rows.iter_mut().zip(r?) {
+            row.tau.push(t);
+            row.rho.push(s);
+            row.seconds += secs / cfg.seeds as f64;
+        }
+    }
+    Ok(rows)
+}
+
+/// A predictor fitted on a study's finished trials.
+pub struct FittedOnTrials {
+    pub model: Box<dyn Predictor>,
+    /// Trials it fitted on.
+    pub fitted: usize,
+    /// τ and ρ on the held-out trials, when some were held out.
+    pub holdout: Option<(f64, f64)>,
+    /// Canonical hashes of every network the study evaluated.
+    pub known: HashSet<String>,
+}
+
+/// Fits `kind` on the completed trials of a study that have `metric`, holding out `holdout`
+/// of them (drawn with `seed`) to measure the ranking first; the returned model is then
+/// refitted on all of them.
+pub fn fit_on_trials(
+    space: &Space,
+    trials: &[TrialRecord],
+    metric: &str,
+    kind: ModelKind,
+    encoder: Encoder,
+    holdout: usize,
+    seed: u64,
+) -> Result<FittedOnTrials, Error> {
+    let mut data: Vec<(Features, f64)> = Vec::new();
+    let mut known = HashSet::new();
+    let mut seen = HashSet::new();
+    for t in trials {
+        known.insert(t.canonical_hash.clone());
+        if t.state != TrialState::Complete || t.duplicate_of.is_some() {
+            continue;
+        }
+        let Some(y) = t.metrics.get(metric).copied().filter(|v| v.is_finite()) else {
+            continue;
+        };
+        if !seen.insert(t.canonical_hash.clone()) {
+            continue;
+        }
+        let c = space
+            .parse_candidate(&t.candidate)
+            .map_err(|e| Error::Space(format!("trial {}: {e}", t.number)))?;
+        data.push((Features::bits(encoder.encode(space, &c)), y));
+    }
+    if data.len() < 2 + holdout {
+        return Err(Error::Settings(format!(
+            "the study has {} distinct finished trials with the metric '{metric}'; fitting needs at least {}",
+            data.len(),
+            2 + holdout
+        )));
+    }
+    let holdout_score = if holdout > 0 {
+        // A seeded shuffle decides which trials are held out.
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let mut rng = trial_rng(seed, 0);
+        for i in (1..order.len()).rev() {
+            let j = rng.random_range(0..=i);
+            order.swap(i, j);
+        }
+        let (test, train) = order.split_at(holdout);
+        let mut m = kind.build(seed);
+        let xs: Vec<Features> = train.iter().map(|&i| data[i].0.clone()).collect();
+        let ys: Vec<f64> = train.iter().map(|&i| data[i].1).collect();
+        m.fit(&xs, &ys);
+        let p: Vec<f64> = test.iter().map(|&i| m.predict(&data[i].0).mean).collect();
+        let y: Vec<f64> = test.iter().map(|&i| data[i].1).collect();
+        Some((kendall_tau(&p, &y), spearman(&p, &y)))
+    } else {
+        None
+    };
+    let mut model = kind.build(seed);
+    let (xs, ys): (Vec<Features>, Vec<f64>) = data.into_iter().unzip();
+    model.fit(&xs, &ys);
+    Ok(FittedOnTrials {
+        model,
+        fitted: ys.len(),
+        holdout: holdout_score,
+        known,
+    })
+}
+
+/// Draws up to `pool` distinct networks that the study has not evaluated and returns the
+/// `top` with the highest predicted value, best first, with mean and standard deviation.
+pub fn rank_unevaluated(
+    space: &Space,
+    fitted: &FittedOnTrials,
+    encoder: Encoder,
+    pool: usize,
+    top: usize,
+    seed: u64,
+) -> Vec<(Candidate, f64, f64)> {
+    let mut rng = trial_rng(seed, u64::MAX - 11);
+    let mut seen = HashSet::new();
+    let mut ranked = Vec::new();
+    let mut draws = 0;
+    while ranked.len() < pool && draws < pool * 20 {
+        draws += 1;
+        let c = space.sample(&mut rng, space.search_mode());
+        let h = space.canonical_hash(&c);
+        if fitted.known.contains(&h) || !seen.insert(h) {
+            continue;
+        }
+        let p = fitted
+            .model
+            .predict(&Features::bits(encoder.encode(space, &c)));
+        ranked.push((c, p.mean, p.sd));
+    }
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked.truncate(top);
+    ranked
+}
