@@ -220,8 +220,12 @@ pub const DEFAULT_EVALUATOR: &str = "train:mnist1d";
 pub const DEFAULT_STRATEGY: &str = "rea:population=10,sample=3";
 pub const DEFAULT_BUDGET: u64 = 30;
 
-/// Builds an evaluator from its name: `train:..` here (hnas-train), the rest in hnas-eval.
+/// Builds an evaluator from its name: `train:..` and `proxy:..` here (hnas-train), the rest
+/// in hnas-eval.
 pub fn evaluator_from_name(name: &str) -> Result<Box<dyn Evaluator>> {
+    if let Some(spec) = name.strip_prefix("proxy:") {
+        return Ok(Box::new(hnas_train::proxy::ProxyEvaluator::parse(spec)?));
+    }
     match hnas_train::from_name(name) {
         Some(ev) => Ok(Box::new(ev?)),
         None => Ok(hnas_eval::from_name(name)?),
@@ -761,7 +765,7 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
                 )
             }
         }
-        None => Arc::from(hnas_eval::from_name(&settings.evaluator)?),
+        None => Arc::from(evaluator_from_name(&settings.evaluator)?),
     };
     let jobs = resolve_jobs(args.jobs, &*evaluator, &devices);
     if jobs > 1 && !args.quiet {

@@ -211,7 +211,7 @@ impl Evaluator for SleepScore {
 }
 
 /// Names [`from_name`] accepts, for messages.
-pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COLUMN][,form=line|nb201], command:[\"PROGRAM\",\"ARG\",...], train:mnist1d|fashion-mnist|idx:DIR|csv:FILE[,epochs=N,...], hash, sleep:MS";
+pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COLUMN][,form=line|nb201], command:[\"PROGRAM\",\"ARG\",...], train:mnist1d|fashion-mnist|idx:DIR|csv:FILE[,epochs=N,...], proxy:DATASET|shape=CxHxW[,proxies=a+b,...], hash, sleep:MS";
 
 /// Builds an evaluator from its name.
 pub fn from_name(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {

@@ -76,6 +76,7 @@ pub fn throughput(
             net,
             model: &model,
             dropout: None,
+            probe: None,
         }
         .logits(x.clone());
         let loss = loss_fn.forward(logits, y.clone());

@@ -16,6 +16,7 @@ pub mod export;
 pub mod model;
 pub mod net;
 pub mod ops;
+pub mod proxy;
 pub mod train;
 
 pub use compile::{compile, CompileError, Compiled, Optim, Skeleton, TrainArgs, OPERATIONS};

@@ -97,6 +97,19 @@ pub struct Forward<'a> {
     pub net: &'a Net,
     pub model: &'a Model,
     pub dropout: Option<&'a mut ChaCha8Rng>,
+    /// What zero-cost proxies change or read in a pass (`None`: a plain pass).
+    pub probe: Option<&'a mut Probe>,
+}
+
+/// A zero-cost proxy's view into a forward pass.
+#[derive(Default)]
+pub struct Probe {
+    /// Batch norm passes its input through (SynFlow scores the network without it).
+    pub skip_batch_norm: bool,
+    /// Record which units each activation switches on: one `[batch, units]` tensor of 0/1
+    /// per activation layer (NASWOT's binary codes).
+    pub record_codes: bool,
+    pub codes: Vec<Tensor<2>>,
 }
 
 impl Forward<'_> {
@@ -127,6 +140,7 @@ impl Forward<'_> {
                 UnitModule::Conv(c) => crate::ops::conv(c, x),
                 _ => unreachable!("unit {unit} is a convolution"),
             },
+            Layer::BatchNorm { .. } if self.probe.as_ref().is_some_and(|p| p.skip_batch_norm) => x,
             Layer::BatchNorm { unit, .. } => match self.unit(*unit) {
                 UnitModule::BatchNorm(bn) => bn.forward(x),
                 _ => unreachable!("unit {unit} is a batch norm"),
@@ -147,7 +161,19 @@ impl Forward<'_> {
                 }
                 _ => unreachable!("unit {unit} is attention"),
             },
-            Layer::Act(a) => act(*a, x),
+            Layer::Act(a) => {
+                if let Some(p) = self.probe.as_deref_mut().filter(|p| p.record_codes) {
+                    let [b, c, h, w] = x.dims();
+                    p.codes.push(
+                        x.clone()
+                            .detach()
+                            .greater_elem(0.0)
+                            .float()
+                            .reshape([b, c * h * w]),
+                    );
+                }
+                act(*a, x)
+            }
             Layer::MaxPool {
                 kernel,
                 stride,

@@ -223,6 +223,7 @@ pub fn train(
                 net,
                 model: &model,
                 dropout: Some(&mut rng),
+                probe: None,
             }
             .logits(x);
             let loss = loss_fn.forward(logits, y);
@@ -296,6 +297,7 @@ pub fn evaluate(net: &Net, model: &Model, split: &Split, device: &Device) -> (f6
             net,
             model,
             dropout: None,
+            probe: None,
         }
         .logits(x);
         loss_sum +=
@@ -335,6 +337,7 @@ pub fn latency_ms(net: &Net, model: &Model, runs: usize, warmup: usize) -> f64 {
             net,
             model: &model,
             dropout: None,
+            probe: None,
         }
         .logits(x.clone());
         let _ = y.into_data();

@@ -395,6 +395,10 @@ impl MlpEnsemble {
         vec![0.0; self.hidden * self.layers]
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.ys.is_empty()
+    }
+
     pub fn len(&self) -> usize {
         self.ys.len()
     }

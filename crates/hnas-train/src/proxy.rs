@@ -1,0 +1,646 @@
+//! Zero-cost proxies: a network's quality estimated at initialisation, from one minibatch or
+//! from no data at all, and the `proxy:` evaluator that reports them as metrics.
+//!
+//! Each proxy follows its paper's definition as the zero-cost-proxy literature computes it
+//! (Abdelfattah et al., ICLR 2021; Mellor et al., ICML 2021):
+//! - `params`, `flops`: read off the compiled network;
+//! - `synflow`: Σ θ·∂R/∂θ with every weight replaced by its absolute value, batch norm
+//!   bypassed and R the sum of the outputs for an all-ones input (data-free);
+//! - `grad_norm`: Σ over weight tensors of ‖∂L/∂θ‖₂, L the cross-entropy of one minibatch;
+//! - `snip`: Σ |θ·∂L/∂θ|;
+//! - `naswot`: log|det K| with K[i][j] the number of activation units on which examples i
+//!   and j of the minibatch agree (both on or both off);
+//! - `jacov`: −Σ (log(λ + 10⁻⁵) + 1/(λ + 10⁻⁵)) over the eigenvalues λ of the correlation
+//!   matrix of the input Jacobians of the minibatch.
+//!
+//! A proxy that is undefined for a network (no weights, a singular kernel, an overflow) is
+//! left out of the metrics and its reason is given in `missing`.
+
+use crate::compile::{compile, Skeleton};
+use crate::data::{self, Dataset};
+use crate::model::{Forward, Model, Probe};
+use crate::net::{Net, Shape};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::Gradients;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use hnas_eval::{EvalError, Evaluator, Metrics};
+use hnas_space::{Candidate, Space};
+use std::sync::{Arc, OnceLock};
+
+/// One zero-cost proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proxy {
+    Params,
+    Flops,
+    Synflow,
+    GradNorm,
+    Snip,
+    Naswot,
+    Jacov,
+}
+
+/// Every proxy, in the order metrics are reported.
+pub const PROXIES: [Proxy; 7] = [
+    Proxy::Params,
+    Proxy::Flops,
+    Proxy::Synflow,
+    Proxy::GradNorm,
+    Proxy::Snip,
+    Proxy::Naswot,
+    Proxy::Jacov,
+];
+
+impl Proxy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proxy::Params => "params",
+            Proxy::Flops => "flops",
+            Proxy::Synflow => "synflow",
+            Proxy::GradNorm => "grad_norm",
+            Proxy::Snip => "snip",
+            Proxy::Naswot => "naswot",
+            Proxy::Jacov => "jacov",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Proxy> {
+        PROXIES.into_iter().find(|p| p.name() == s)
+    }
+
+    /// Whether it needs examples (and labels) rather than only the input's shape.
+    pub fn needs_data(self) -> bool {
+        matches!(
+            self,
+            Proxy::GradNorm | Proxy::Snip | Proxy::Naswot | Proxy::Jacov
+        )
+    }
+}
+
+/// Proxy values of one network, and why any asked for is missing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scores {
+    pub values: Vec<(Proxy, f64)>,
+    pub missing: Vec<(Proxy, String)>,
+}
+
+impl Scores {
+    pub fn get(&self, p: Proxy) -> Option<f64> {
+        self.values.iter().find(|v| v.0 == p).map(|v| v.1)
+    }
+}
+
+/// One minibatch: inputs `[batch, c, h, w]` as flat values, and labels.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub x: Vec<f32>,
+    pub y: Vec<u8>,
+    pub shape: Shape,
+}
+
+impl Batch {
+    /// The first `n` training examples of a seeded shuffle of `data`.
+    pub fn from_dataset(data: &Dataset, n: usize, seed: u64) -> Batch {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let mut order: Vec<usize> = (0..data.train.len()).collect();
+        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+            seed ^ 0x9e0c_7a11,
+        ));
+        let numel = data.input.numel();
+        let mut x = Vec::with_capacity(n * numel);
+        let mut y = Vec::with_capacity(n);
+        for &i in order.iter().take(n) {
+            x.extend_from_slice(&data.train.x[i * numel..(i + 1) * numel]);
+            y.push(data.train.y[i]);
+        }
+        Batch {
+            x,
+            y,
+            shape: data.input,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    fn tensors(&self, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+        let [c, h, w] = self.shape.chw();
+        let b = self.len();
+        (
+            Tensor::<4>::from_data(TensorData::new(self.x.clone(), [b, c, h, w]), device),
+            Tensor::<1, Int>::from_data(
+                TensorData::new(self.y.iter().map(|&v| v as i64).collect::<Vec<_>>(), [b]),
+                device,
+            ),
+        )
+    }
+}
+
+fn scalar<const D: usize>(t: Tensor<D>) -> f64 {
+    t.into_data().iter::<f64>().next().unwrap_or(f64::NAN)
+}
+
+/// Weights replaced by their absolute values.
+struct Abs;
+
+impl ModuleMapper for Abs {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| t.abs().detach().require_grad())
+    }
+}
+
+/// What a proxy sums over the weight tensors, given their gradients.
+enum Sum {
+    /// Σ θ·g (SynFlow).
+    Saliency,
+    /// Σ |θ·g| (SNIP).
+    AbsSaliency,
+    /// Σ ‖g‖₂ (grad_norm).
+    GradNorm,
+}
+
+struct Summer<'a> {
+    grads: &'a Gradients,
+    how: Sum,
+    total: f64,
+    /// Weight tensors that got a gradient.
+    seen: usize,
+}
+
+impl ModuleVisitor for Summer<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        // Biases and normalisation scales are left out, as the proxies' reference code does:
+        // weights are the tensors of two or more dimensions.
+        if D < 2 {
+            return;
+        }
+        let w = param.val();
+        let Some(g) = w.grad(self.grads) else {
+            return;
+        };
+        let w = w.inner();
+        self.seen += 1;
+        self.total += match self.how {
+            Sum::Saliency => scalar((w * g).sum()),
+            Sum::AbsSaliency => scalar((w * g).abs().sum()),
+            Sum::GradNorm => scalar((g.clone() * g).sum()).sqrt(),
+        };
+    }
+}
+
+fn summed(model: &Model, grads: &Gradients, how: Sum) -> Result<f64, String> {
+    let mut s = Summer {
+        grads,
+        how,
+        total: 0.0,
+        seen: 0,
+    };
+    model.visit(&mut s);
+    if s.seen == 0 {
+        return Err("the network has no weights on a path to its output".into());
+    }
+    if !s.total.is_finite() {
+        return Err(format!("the sum is not finite ({})", s.total));
+    }
+    Ok(s.total)
+}
+
+/// Every asked proxy of `net`, its weights drawn with `seed`; `batch` is needed by the
+/// proxies that read data.
+pub fn score(net: &Net, proxies: &[Proxy], batch: Option<&Batch>, seed: u64) -> Scores {
+    let mut out = Scores::default();
+    let device = crate::train::device().autodiff();
+    let mut put = |p: Proxy, r: Result<f64, String>| match r {
+        Ok(v) => out.values.push((p, v)),
+        Err(e) => out.missing.push((p, e)),
+    };
+    let needs_loss = proxies.contains(&Proxy::GradNorm) || proxies.contains(&Proxy::Snip);
+    let mut loss_grads = None;
+    for &p in proxies {
+        if p.needs_data() && batch.is_none() {
+            put(p, Err("needs a dataset (proxy:DATASET)".into()));
+            continue;
+        }
+        match p {
+            Proxy::Params => put(p, Ok(net.params() as f64)),
+            Proxy::Flops => put(p, Ok(net.flops() as f64)),
+            Proxy::Synflow => put(p, synflow(net, &device, seed)),
+            Proxy::GradNorm | Proxy::Snip => {
+                let (model, grads) = loss_grads.get_or_insert_with(|| {
+                    let model = Model::init(net, &device, seed);
+                    let (x, y) = batch.expect("checked").tensors(&device);
+                    let logits = Forward {
+                        net,
+                        model: &model,
+                        dropout: None,
+                        probe: None,
+                    }
+                    .logits(x);
+                    let loss = CrossEntropyLossConfig::new()
+                        .init(&device)
+                        .forward(logits, y);
+                    let grads = loss.backward();
+                    (model, grads)
+                });
+                let how = if p == Proxy::Snip {
+                    Sum::AbsSaliency
+                } else {
+                    Sum::GradNorm
+                };
+                put(p, summed(model, grads, how));
+            }
+            Proxy::Naswot => put(p, naswot(net, &device, batch.expect("checked"), seed)),
+            Proxy::Jacov => put(p, jacov(net, &device, batch.expect("checked"), seed)),
+        }
+    }
+    let _ = needs_loss;
+    out
+}
+
+fn synflow(net: &Net, device: &Device, seed: u64) -> Result<f64, String> {
+    let model = Model::init(net, device, seed).map(&mut Abs);
+    let [c, h, w] = net.input.chw();
+    let x = Tensor::<4>::ones([1, c, h, w], device);
+    let mut probe = Probe {
+        skip_batch_norm: true,
+        ..Probe::default()
+    };
+    let r = Forward {
+        net,
+        model: &model,
+        dropout: None,
+        probe: Some(&mut probe),
+    }
+    .logits(x)
+    .sum();
+    let grads = r.backward();
+    let s = summed(&model, &grads, Sum::Saliency)?;
+    if s <= 0.0 {
+        return Err("no signal reaches the output (SynFlow is 0)".into());
+    }
+    Ok(s)
+}
+
+fn naswot(net: &Net, device: &Device, batch: &Batch, seed: u64) -> Result<f64, String> {
+    let plain = crate::train::device();
+    let model = Model::init(net, &plain, seed);
+    let (x, _) = batch.tensors(&plain);
+    let mut probe = Probe {
+        record_codes: true,
+        ..Probe::default()
+    };
+    let _ = Forward {
+        net,
+        model: &model,
+        dropout: None,
+        probe: Some(&mut probe),
+    }
+    .logits(x);
+    let _ = device;
+    if probe.codes.is_empty() {
+        return Err("the network has no activation layer".into());
+    }
+    let n = batch.len();
+    // K = C Cᵀ + (1 - C)(1 - C)ᵀ = units - H, H the Hamming distances of the codes.
+    let mut k = vec![0.0f64; n * n];
+    for codes in probe.codes {
+        let [b, u] = codes.dims();
+        let c: Vec<f32> = codes.into_data().iter::<f32>().collect();
+        for i in 0..b {
+            for j in 0..=i {
+                let (a, bb) = (&c[i * u..(i + 1) * u], &c[j * u..(j + 1) * u]);
+                let agree = a.iter().zip(bb).filter(|(x, y)| x == y).count() as f64;
+                k[i * n + j] += agree;
+                if i != j {
+                    k[j * n + i] += agree;
+                }
+            }
+        }
+    }
+    log_abs_det(&mut k, n).ok_or_else(|| "the activation kernel is singular".to_string())
+}
+
+fn jacov(net: &Net, device: &Device, batch: &Batch, seed: u64) -> Result<f64, String> {
+    let model = Model::init(net, device, seed);
+    let (x, _) = batch.tensors(device);
+    let x = x.require_grad();
+    let y = Forward {
+        net,
+        model: &model,
+        dropout: None,
+        probe: None,
+    }
+    .logits(x.clone())
+    .sum();
+    let grads = y.backward();
+    let j = x
+        .grad(&grads)
+        .ok_or("the output does not depend on the input")?;
+    let [b, c, h, w] = j.dims();
+    let d = c * h * w;
+    let jv: Vec<f64> = j.into_data().iter::<f64>().collect();
+    let mut corr = vec![0.0; b * b];
+    let rows: Vec<Vec<f64>> = (0..b)
+        .map(|i| {
+            let r = &jv[i * d..(i + 1) * d];
+            let m = r.iter().sum::<f64>() / d as f64;
+            let centered: Vec<f64> = r.iter().map(|v| v - m).collect();
+            let norm = centered.iter().map(|v| v * v).sum::<f64>().sqrt();
+            centered.iter().map(|v| v / norm.max(1e-30)).collect()
+        })
+        .collect();
+    for i in 0..b {
+        for k in 0..=i {
+            let v: f64 = rows[i].iter().zip(&rows[k]).map(|(a, c)| a * c).sum();
+            corr[i * b + k] = v;
+            corr[k * b + i] = v;
+        }
+    }
+    let eig = symmetric_eigenvalues(&mut corr, b);
+    let k = 1e-5;
+    let s = -eig
+        .iter()
+        .map(|&l| (l.max(0.0) + k).ln() + 1.0 / (l.max(0.0) + k))
+        .sum::<f64>();
+    if s.is_finite() {
+        Ok(s)
+    } else {
+        Err("the Jacobian correlations are not finite".into())
+    }
+}
+
+/// log |det A| by Gaussian elimination with partial pivoting; `None` when A is singular.
+pub fn log_abs_det(a: &mut [f64], n: usize) -> Option<f64> {
+    let mut total = 0.0;
+    for col in 0..n {
+        let piv =
+            (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))?;
+        let p = a[piv * n + col];
+        if p.abs() < 1e-12 {
+            return None;
+        }
+        if piv != col {
+            for k in 0..n {
+                a.swap(piv * n + k, col * n + k);
+            }
+        }
+        total += p.abs().ln();
+        for r in col + 1..n {
+            let f = a[r * n + col] / p;
+            if f != 0.0 {
+                for k in col..n {
+                    a[r * n + k] -= f * a[col * n + k];
+                }
+            }
+        }
+    }
+    Some(total)
+}
+
+/// Eigenvalues of a symmetric n×n matrix by cyclic Jacobi rotations.
+pub fn symmetric_eigenvalues(a: &mut [f64], n: usize) -> Vec<f64> {
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum();
+        if off < 1e-22 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+            }
+        }
+    }
+    (0..n).map(|i| a[i * n + i]).collect()
+}
+
+/// Where the `proxy:` evaluator's inputs come from.
+#[derive(Debug, Clone)]
+enum Input {
+    /// A dataset, as `train:` names them.
+    Data(String),
+    /// Only a shape and a class count: data-free proxies only.
+    Shape(Shape, usize),
+}
+
+/// The `proxy:` evaluator: zero-cost proxies of a compiled candidate as its metrics.
+pub struct ProxyEvaluator {
+    name: String,
+    input: Input,
+    pub proxies: Vec<Proxy>,
+    pub batch: usize,
+    pub seed: u64,
+    pub skeleton: Skeleton,
+    data: OnceLock<Result<(Arc<Dataset>, Batch), String>>,
+}
+
+impl ProxyEvaluator {
+    /// Parses what follows `proxy:`: a dataset as `train:` names it (`mnist1d`,
+    /// `fashion-mnist`, `idx:DIR`, `csv:FILE`) or `shape=CxHxW` (data-free proxies only),
+    /// then options `,proxies=a+b+..,batch=N,seed=N,classes=N,channels=N,cells=N`.
+    pub fn parse(spec: &str) -> Result<ProxyEvaluator, EvalError> {
+        let name = format!("proxy:{spec}");
+        let fatal = |m: String| EvalError::Fatal(format!("evaluator '{name}': {m}"));
+        let mut parts = spec.split(',');
+        let head = parts.next().unwrap_or_default();
+        let mut shape = None;
+        let mut dataset = None;
+        if let Some(s) = head.strip_prefix("shape=") {
+            shape = Some(parse_shape(s).ok_or_else(|| {
+                fatal(format!(
+                    "shape `{s}`: expected CxHxW (3x32x32) or CxL (1x40)"
+                ))
+            })?);
+        } else {
+            // Checked the way `train:` checks it.
+            crate::evaluator::TrainEvaluator::parse(head)?;
+            dataset = Some(head.to_string());
+        }
+        let mut ev = ProxyEvaluator {
+            name: name.clone(),
+            input: Input::Data(String::new()),
+            proxies: Vec::new(),
+            batch: 64,
+            seed: 0,
+            skeleton: Skeleton::default(),
+            data: OnceLock::new(),
+        };
+        let mut classes = 10;
+        let mut proxies: Option<Vec<Proxy>> = None;
+        for p in parts {
+            let Some((k, v)) = p.split_once('=') else {
+                return Err(fatal(format!("option `{p}` is not KEY=VALUE")));
+            };
+            let count = || {
+                v.parse::<usize>().ok().filter(|x| *x > 0).ok_or_else(|| {
+                    fatal(format!(
+                        "option {k}: expected a positive integer, found `{v}`"
+                    ))
+                })
+            };
+            match k {
+                "batch" => ev.batch = count()?,
+                "seed" => {
+                    ev.seed = v
+                        .parse()
+                        .map_err(|_| fatal(format!("option seed: `{v}`")))?
+                }
+                "classes" => classes = count()?,
+                "channels" => ev.skeleton.channels = count()?,
+                "cells" => ev.skeleton.cells = count()?,
+                "proxies" => {
+                    let list = v
+                        .split('+')
+                        .map(|n| {
+                            Proxy::parse(n).ok_or_else(|| {
+                                fatal(format!(
+                                    "unknown proxy `{n}`; expected some of: {} (joined with +)",
+                                    PROXIES.map(Proxy::name).join(", ")
+                                ))
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    proxies = Some(list);
+                }
+                _ => {
+                    return Err(fatal(format!(
+                        "unknown option `{k}` (proxies, batch, seed, classes, channels, cells)"
+                    )))
+                }
+            }
+        }
+        ev.input = match (shape, dataset) {
+            (Some(s), _) => Input::Shape(s, classes),
+            (None, Some(d)) => Input::Data(d),
+            (None, None) => unreachable!("a head is a shape or a dataset"),
+        };
+        let data_free = matches!(ev.input, Input::Shape(..));
+        ev.proxies = match proxies {
+            Some(l) => l,
+            None if data_free => PROXIES.into_iter().filter(|p| !p.needs_data()).collect(),
+            None => PROXIES.to_vec(),
+        };
+        if data_free {
+            if let Some(p) = ev.proxies.iter().find(|p| p.needs_data()) {
+                return Err(fatal(format!(
+                    "proxy `{}` reads examples; with shape= only params, flops and synflow are defined",
+                    p.name()
+                )));
+            }
+        }
+        if ev.batch < 2
+            && ev
+                .proxies
+                .iter()
+                .any(|p| matches!(p, Proxy::Naswot | Proxy::Jacov))
+        {
+            return Err(fatal(
+                "naswot and jacov compare examples: batch must be at least 2".into(),
+            ));
+        }
+        Ok(ev)
+    }
+
+    fn frame(&self) -> Result<(Shape, usize, Option<Batch>), EvalError> {
+        match &self.input {
+            Input::Shape(s, k) => Ok((*s, *k, None)),
+            Input::Data(name) => {
+                let r = self
+                    .data
+                    .get_or_init(|| {
+                        let d = match name.as_str() {
+                            "mnist1d" | "mnist-1d" => Ok(data::mnist1d()),
+                            "fashion-mnist" | "fashion_mnist" | "fmnist" => data::fashion_mnist(),
+                            other => match other.split_once(':') {
+                                Some(("idx", p)) => data::idx_dir(std::path::Path::new(p)),
+                                Some(("csv", p)) => data::csv_file(std::path::Path::new(p)),
+                                _ => unreachable!("checked by parse"),
+                            },
+                        }
+                        .map_err(|e| e.to_string())?;
+                        let b = Batch::from_dataset(&d, self.batch, self.seed);
+                        Ok((Arc::new(d), b))
+                    })
+                    .clone()
+                    .map_err(|e| EvalError::Fatal(format!("evaluator '{}': {e}", self.name)))?;
+                Ok((r.0.input, r.0.classes, Some(r.1)))
+            }
+        }
+    }
+}
+
+fn parse_shape(s: &str) -> Option<Shape> {
+    let d: Vec<usize> = s
+        .split('x')
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    match d[..] {
+        [c, h, w] if c > 0 && h > 0 && w > 0 => Some(Shape::Image { c, h, w }),
+        [c, l] if c > 0 && l > 0 => Some(Shape::Seq { c, l }),
+        _ => None,
+    }
+}
+
+impl Evaluator for ProxyEvaluator {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metrics(&self) -> Vec<String> {
+        self.proxies.iter().map(|p| p.name().to_string()).collect()
+    }
+
+    fn evaluate(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        _fidelity: Option<f64>,
+    ) -> Result<Metrics, EvalError> {
+        let (input, classes, batch) = self.frame()?;
+        let compiled = compile(&space.to_json(c), input, classes, self.skeleton)
+            .map_err(|e| EvalError::Failed(format!("invalid network: {e}")))?;
+        let s = score(&compiled.net, &self.proxies, batch.as_ref(), self.seed);
+        if s.values.is_empty() {
+            let why: Vec<String> = s
+                .missing
+                .iter()
+                .map(|(p, e)| format!("{}: {e}", p.name()))
+                .collect();
+            return Err(EvalError::Failed(format!(
+                "no proxy is defined for this network ({})",
+                why.join("; ")
+            )));
+        }
+        Ok(s.values
+            .iter()
+            .map(|(p, v)| (p.name().to_string(), *v))
+            .collect())
+    }
+
+    /// Proxies take milliseconds: one at a time per core is enough.
+    fn cost_unit(&self) -> &str {
+        "evaluations"
+    }
+}
