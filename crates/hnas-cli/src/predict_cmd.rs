@@ -74,6 +74,10 @@ pub struct PredictArgs {
     /// With --rank: how many unevaluated candidates are drawn and ranked.
     #[arg(long, default_value_t = 10000)]
     pub pool: usize,
+    /// Use every form of a small space (at most 50,000) instead of drawing distinct networks,
+    /// and rank them all: --test is then ignored and nothing is trained (--model none).
+    #[arg(long)]
+    pub all: bool,
     /// Write the per-seed results (model, train, seed, tau, rho) as CSV here.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -82,6 +86,7 @@ pub struct PredictArgs {
 fn models(names: &[String]) -> Result<Vec<ModelKind>> {
     names
         .iter()
+        .filter(|n| n.as_str() != "none")
         .map(|n| {
             ModelKind::parse(n.trim()).ok_or_else(|| {
                 anyhow!(
@@ -120,27 +125,43 @@ pub fn run(a: PredictArgs) -> Result<()> {
         }),
         None => None,
     };
-    if a.train.is_empty() || a.train.contains(&0) {
-        bail!("--train needs sizes of at least 1");
-    }
-    if a.test < 2 {
+    let (kinds, train, test) = if a.all {
+        if !kinds.is_empty() || features.is_none() {
+            bail!("--all ranks every form by its --features as they are: give --features and --model none");
+        }
+        (kinds, vec![], usize::MAX / 2)
+    } else {
+        if a.train.is_empty() || a.train.contains(&0) {
+            bail!("--train needs sizes of at least 1");
+        }
+        if kinds.is_empty() && features.is_none() {
+            bail!("nothing to measure: give a --model or --features");
+        }
+        (kinds, a.train.clone(), a.test)
+    };
+    if test < 2 {
         bail!("--test needs at least 2 networks to rank");
     }
     let cfg = PredictConfig {
         models: kinds,
-        train: a.train.clone(),
-        test: a.test,
+        train,
+        test,
         seeds: a.seeds.max(1),
         first_seed: a.first_seed,
         metric: metric.clone(),
         fidelity: a.fidelity,
         encoder,
         features,
+        every_form: a.all,
     };
-    eprintln!(
-        "predicting {metric}: {} seeds, {} held-out networks each, training sets {:?}",
-        cfg.seeds, cfg.test, cfg.train
-    );
+    if a.all {
+        eprintln!("ranking every form of the space by its features against {metric}");
+    } else {
+        eprintln!(
+            "predicting {metric}: {} seeds, {} held-out networks each, training sets {:?}",
+            cfg.seeds, cfg.test, cfg.train
+        );
+    }
     let start = Instant::now();
     let rows = run_predict_benchmark(&space, evaluator, &cfg)?;
     let mut table = Table::new();
@@ -155,8 +176,12 @@ pub fn run(a: PredictArgs) -> Result<()> {
         let (t, ts) = mean_se(&r.tau);
         let (s, ss) = mean_se(&r.rho);
         table.add_row(vec![
-            r.model.name().to_string(),
-            r.train.to_string(),
+            r.model.clone(),
+            if r.train == 0 {
+                "-".to_string()
+            } else {
+                r.train.to_string()
+            },
             format!("{} ± {}", sig4(t), sig4(ts)),
             format!("{} ± {}", sig4(s), sig4(ss)),
             format!("{:.3}", r.seconds),
@@ -177,7 +202,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
                 writeln!(
                     f,
                     "{},{},{},{t},{s}",
-                    r.model.name(),
+                    r.model,
                     r.train,
                     cfg.first_seed + i as u64
                 )?;

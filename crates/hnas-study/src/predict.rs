@@ -32,14 +32,22 @@ impl FeatureSource {
             .evaluator
             .evaluate(space, c, None)
             .map_err(|e| e.to_string())?;
-        Ok(if self.metrics.is_empty() {
-            m.values().copied().collect()
+        Ok(self
+            .names()
+            .iter()
+            .map(|k| m.get(k).copied().unwrap_or(f64::NAN))
+            .collect())
+    }
+
+    /// The metrics read, in feature order.
+    pub fn names(&self) -> Vec<String> {
+        if self.metrics.is_empty() {
+            let mut all = self.evaluator.metrics();
+            all.sort();
+            all
         } else {
-            self.metrics
-                .iter()
-                .map(|k| m.get(k).copied().unwrap_or(f64::NAN))
-                .collect()
-        })
+            self.metrics.clone()
+        }
     }
 }
 
@@ -58,12 +66,16 @@ pub struct PredictConfig {
     pub fidelity: Option<f64>,
     pub encoder: Encoder,
     pub features: Option<FeatureSource>,
+    /// Use every form of the space (at most [`Forms::LIMIT`]) instead of drawing distinct
+    /// networks: how published proxy figures on NAS-Bench-201 count its 15,625 cells.
+    pub every_form: bool,
 }
 
 /// One model at one training-set size: per-seed τ and ρ on the held-out networks.
 #[derive(Debug, Clone)]
 pub struct PredictRow {
-    pub model: ModelKind,
+    /// A model's name, or `feature:NAME` for a numeric feature ranked as it is.
+    pub model: String,
     pub train: usize,
     pub tau: Vec<f64>,
     pub rho: Vec<f64>,
@@ -82,9 +94,10 @@ pub fn mean_se(v: &[f64]) -> (f64, f64) {
     (m, (var / n).sqrt())
 }
 
-/// Distinct networks of `space` drawn with `seed`, each with its features and value of
-/// `metric`; networks whose evaluation fails or lacks the metric are skipped. Gives up after
-/// `want * 20` draws (a small space) and returns what it has.
+/// Distinct networks of `space` drawn with `seed` (or, with `cfg.every_form`, every form of
+/// a small space in enumeration order), each with its features and value of `metric`;
+/// networks whose evaluation fails or lacks the metric are skipped. Evaluations run in
+/// parallel. Gives up after `want * 20` draws (a small space) and returns what it has.
 pub fn draw_labelled(
     space: &Space,
     evaluator: &dyn Evaluator,
@@ -92,37 +105,87 @@ pub fn draw_labelled(
     seed: u64,
     want: usize,
 ) -> Result<Vec<(Candidate, Features, f64)>, Error> {
+    let forms = Forms::default();
+    if cfg.every_form && space.size() > Forms::LIMIT.into() {
+        return Err(Error::Settings(format!(
+            "the space has {} candidates; every form is read only up to {}",
+            space.size(),
+            Forms::LIMIT
+        )));
+    }
+    let mut every: Option<std::vec::IntoIter<Candidate>> = if cfg.every_form {
+        let all: Vec<Candidate> = space
+            .enumerate()
+            .map_err(|e| Error::Space(e.to_string()))?
+            .collect();
+        Some(all.into_iter())
+    } else {
+        None
+    };
     let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(want);
+    let mut out = Vec::with_capacity(want.min(1 << 16));
     let mut draws = 0u64;
     let mut rng = trial_rng(seed, u64::MAX - 7);
-    let mut first_error = None;
-    let forms = Forms::default();
-    while out.len() < want && draws < (want as u64) * 20 {
-        draws += 1;
-        let c = space.sample(&mut rng, space.search_mode());
-        let key = space.canonical_key(&c);
-        if !seen.insert(key) {
-            continue;
+    let mut first_error: Option<String> = None;
+    loop {
+        let need = want - out.len();
+        let mut batch = Vec::with_capacity(need.min(1 << 16));
+        while batch.len() < need {
+            let c = match every.as_mut() {
+                Some(it) => match it.next() {
+                    Some(c) => c,
+                    None => break,
+                },
+                None => {
+                    if draws >= (want as u64) * 20 {
+                        break;
+                    }
+                    draws += 1;
+                    let c = space.sample(&mut rng, space.search_mode());
+                    if !seen.insert(space.canonical_key(&c)) {
+                        continue;
+                    }
+                    c
+                }
+            };
+            let key = space.canonical_key(&c);
+            let bits = cfg
+                .encoder
+                .encode(space, forms_or_self(&forms, space, &c, key, cfg.every_form));
+            batch.push((c, bits));
         }
-        let y = match evaluator.evaluate(space, &c, cfg.fidelity) {
-            Ok(m) => m.get(&cfg.metric).copied(),
-            Err(e) => {
-                first_error.get_or_insert(e.to_string());
-                None
+        if batch.is_empty() {
+            break;
+        }
+        let labelled: Vec<Result<Option<(Candidate, Features, f64)>, String>> = batch
+            .into_par_iter()
+            .map(|(c, bits)| {
+                let y = match evaluator.evaluate(space, &c, cfg.fidelity) {
+                    Ok(m) => m.get(&cfg.metric).copied(),
+                    Err(e) => return Err(e.to_string()),
+                };
+                let Some(y) = y.filter(|v| v.is_finite()) else {
+                    return Ok(None);
+                };
+                let mut f = Features::bits(bits);
+                if let Some(src) = &cfg.features {
+                    f.dense = src.features(space, &c)?;
+                }
+                Ok(Some((c, f, y)))
+            })
+            .collect();
+        for r in labelled {
+            match r {
+                Ok(Some(v)) => out.push(v),
+                Ok(None) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
-        };
-        let Some(y) = y.filter(|v| v.is_finite()) else {
-            continue;
-        };
-        let mut f = Features::bits(
-            cfg.encoder
-                .encode(space, forms.representative(space, &c, key)),
-        );
-        if let Some(src) = &cfg.features {
-            f.dense = src.features(space, &c).map_err(Error::Evaluator)?;
         }
-        out.push((c, f, y));
+        if out.len() >= want {
+            break;
+        }
     }
     if out.is_empty() {
         return Err(Error::Evaluator(match first_error {
@@ -135,6 +198,22 @@ pub fn draw_labelled(
         }));
     }
     Ok(out)
+}
+
+/// The form a network is encoded by: one per network, so that isomorphic cells share an
+/// encoding; each form itself when every form is asked for.
+fn forms_or_self<'a>(
+    forms: &'a Forms,
+    space: &Space,
+    c: &'a Candidate,
+    key: u64,
+    every_form: bool,
+) -> &'a Candidate {
+    if every_form {
+        c
+    } else {
+        forms.representative(space, c, key)
+    }
 }
 
 /// Runs the benchmark: for each seed, `test` held-out networks and a training pool as large
@@ -151,7 +230,7 @@ pub fn run_predict_benchmark(
         .par_iter()
         .map(|&seed| {
             let data = draw_labelled(space, evaluator.as_ref(), cfg, seed, cfg.test + largest)?;
-            if data.len() < cfg.test + largest {
+            if !cfg.every_form && data.len() < cfg.test + largest {
                 return Err(Error::Evaluator(format!(
                     "the space gave only {} distinct evaluated networks; --test {} and a training set of {largest} need {}",
                     data.len(),
@@ -159,7 +238,7 @@ pub fn run_predict_benchmark(
                     cfg.test + largest
                 )));
             }
-            let (test, pool) = data.split_at(cfg.test);
+            let (test, pool) = data.split_at(cfg.test.min(data.len()));
             let test_x: Vec<Features> = test.iter().map(|d| d.1.clone()).collect();
             let test_y: Vec<f64> = test.iter().map(|d| d.2).collect();
             let mut out = Vec::new();
@@ -178,6 +257,17 @@ pub fn run_predict_benchmark(
                     ));
                 }
             }
+            if let Some(src) = &cfg.features {
+                for j in 0..src.names().len() {
+                    let start = Instant::now();
+                    let (p, y): (Vec<f64>, Vec<f64>) = test
+                        .iter()
+                        .filter(|d| d.1.dense.get(j).is_some_and(|v| v.is_finite()))
+                        .map(|d| (d.1.dense[j], d.2))
+                        .unzip();
+                    out.push((kendall_tau(&p, &y), spearman(&p, &y), start.elapsed().as_secs_f64()));
+                }
+            }
             Ok(out)
         })
         .collect();
@@ -185,8 +275,19 @@ pub fn run_predict_benchmark(
     for &kind in &cfg.models {
         for &n in &cfg.train {
             rows.push(PredictRow {
-                model: kind,
+                model: kind.name().to_string(),
                 train: n,
+                tau: Vec::new(),
+                rho: Vec::new(),
+                seconds: 0.0,
+            });
+        }
+    }
+    if let Some(src) = &cfg.features {
+        for name in src.names() {
+            rows.push(PredictRow {
+                model: format!("feature:{name}"),
+                train: 0,
                 tau: Vec::new(),
                 rho: Vec::new(),
                 seconds: 0.0,

@@ -23,7 +23,7 @@ use crate::net::{Net, Shape};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Gradients;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Int, Tensor, TensorData};
 use hnas_eval::{EvalError, Evaluator, Metrics};
 use hnas_space::{Candidate, Space};
 use std::sync::{Arc, OnceLock};
@@ -147,7 +147,9 @@ struct Abs;
 
 impl ModuleMapper for Abs {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        param.map(|t| t.abs().detach().require_grad())
+        // In double precision: the products of absolute weights overflow f32 in deep cells
+        // (NAS-Bench-201's largest reach 1e36 and beyond).
+        param.map(|t| t.abs().cast(FloatDType::F64).detach().require_grad())
     }
 }
 
@@ -262,7 +264,7 @@ pub fn score(net: &Net, proxies: &[Proxy], batch: Option<&Batch>, seed: u64) -> 
 fn synflow(net: &Net, device: &Device, seed: u64) -> Result<f64, String> {
     let model = Model::init(net, device, seed).map(&mut Abs);
     let [c, h, w] = net.input.chw();
-    let x = Tensor::<4>::ones([1, c, h, w], device);
+    let x = Tensor::<4>::ones([1, c, h, w], device).cast(FloatDType::F64);
     let mut probe = Probe {
         skip_batch_norm: true,
         ..Probe::default()
