@@ -10,6 +10,7 @@ mod search_cmd;
 mod serve_cmd;
 mod space_cmd;
 mod svg;
+mod tabulate_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -66,6 +67,9 @@ enum Command {
     /// Performance predictors: how well they rank unseen networks (--space, --evaluator), or
     /// one fitted on a study's trials ranking candidates nobody evaluated (--study).
     Predict(predict_cmd::PredictArgs),
+    /// Build a benchmark table of one's own: distinct networks of a space, each evaluated
+    /// with several seeds, as a CSV the table: evaluator reads.
+    Tabulate(tabulate_cmd::TabulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::BenchTrain(args) => bench_train_cmd::run(args),
         Command::Illuminate(args) => illuminate_cmd::run_illuminate(args),
         Command::Predict(args) => predict_cmd::run(args),
+        Command::Tabulate(args) => tabulate_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

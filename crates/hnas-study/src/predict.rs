@@ -104,7 +104,7 @@ pub fn draw_labelled(
     cfg: &PredictConfig,
     seed: u64,
     want: usize,
-) -> Result<Vec<(Candidate, Features, f64)>, Error> {
+) -> Result<Vec<Labelled>, Error> {
     let forms = Forms::default();
     if cfg.every_form && space.size() > Forms::LIMIT.into() {
         return Err(Error::Settings(format!(
@@ -157,7 +157,7 @@ pub fn draw_labelled(
         if batch.is_empty() {
             break;
         }
-        let labelled: Vec<Result<Option<(Candidate, Features, f64)>, String>> = batch
+        let labelled: Vec<Result<Option<Labelled>, String>> = batch
             .into_par_iter()
             .map(|(c, bits)| {
                 let y = match evaluator.evaluate(space, &c, cfg.fidelity) {
@@ -199,6 +199,9 @@ pub fn draw_labelled(
     }
     Ok(out)
 }
+
+/// A network with its features and the value of the metric.
+type Labelled = (Candidate, Features, f64);
 
 /// The form a network is encoded by: one per network, so that isomorphic cells share an
 /// encoding; each form itself when every form is asked for.

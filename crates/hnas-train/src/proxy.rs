@@ -218,7 +218,6 @@ pub fn score(net: &Net, proxies: &[Proxy], batch: Option<&Batch>, seed: u64) -> 
         Ok(v) => out.values.push((p, v)),
         Err(e) => out.missing.push((p, e)),
     };
-    let needs_loss = proxies.contains(&Proxy::GradNorm) || proxies.contains(&Proxy::Snip);
     let mut loss_grads = None;
     for &p in proxies {
         if p.needs_data() && batch.is_none() {
@@ -253,11 +252,10 @@ pub fn score(net: &Net, proxies: &[Proxy], batch: Option<&Batch>, seed: u64) -> 
                 };
                 put(p, summed(model, grads, how));
             }
-            Proxy::Naswot => put(p, naswot(net, &device, batch.expect("checked"), seed)),
+            Proxy::Naswot => put(p, naswot(net, batch.expect("checked"), seed)),
             Proxy::Jacov => put(p, jacov(net, &device, batch.expect("checked"), seed)),
         }
     }
-    let _ = needs_loss;
     out
 }
 
@@ -285,7 +283,7 @@ fn synflow(net: &Net, device: &Device, seed: u64) -> Result<f64, String> {
     Ok(s)
 }
 
-fn naswot(net: &Net, device: &Device, batch: &Batch, seed: u64) -> Result<f64, String> {
+fn naswot(net: &Net, batch: &Batch, seed: u64) -> Result<f64, String> {
     let plain = crate::train::device();
     let model = Model::init(net, &plain, seed);
     let (x, _) = batch.tensors(&plain);
@@ -300,7 +298,6 @@ fn naswot(net: &Net, device: &Device, batch: &Batch, seed: u64) -> Result<f64, S
         probe: Some(&mut probe),
     }
     .logits(x);
-    let _ = device;
     if probe.codes.is_empty() {
         return Err("the network has no activation layer".into());
     }
