@@ -65,6 +65,9 @@ pub struct BenchArgs {
     pub at: Vec<usize>,
     #[arg(long, default_value = "reuse")]
     pub dedup: String,
+    /// A prior for the strategies that use one (bananas), as `hnas search --prior`.
+    #[arg(long)]
+    pub prior: Option<String>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -193,6 +196,7 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         max_cost: a.budget_cost,
         fidelity: a.fidelity,
         dedup,
+        prior: a.prior.clone(),
         jobs: a.jobs as usize,
     };
     let pool = rayon::ThreadPoolBuilder::new()
@@ -461,6 +465,7 @@ pub fn run_engine(a: EngineArgs) -> Result<()> {
             budget: n,
             max_cost: None,
             fidelity: None,
+            prior: None,
             dedup: Dedup::Off,
         };
         let path = dir.join(format!("{store_kind}-{n}-{tag}.db"));

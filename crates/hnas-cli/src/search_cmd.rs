@@ -66,6 +66,11 @@ pub struct SearchArgs {
     /// What to do with a duplicate candidate: reuse (default), skip, off.
     #[arg(long)]
     pub dedup: Option<String>,
+    /// A prior for bananas: an evaluator that scores candidates before any trial (a
+    /// zero-cost proxy such as proxy:shape=3x32x32,cells=5,proxies=flops), as EVALUATOR or
+    /// EVALUATOR@METRIC. Start-up trials take the best of 100 samples by it.
+    #[arg(long)]
+    pub prior: Option<String>,
     /// Fidelity passed to the evaluator (e.g. epochs: 12 or 200 for nb201:*).
     #[arg(long)]
     pub fidelity: Option<f64>,
@@ -209,6 +214,7 @@ const TOML_KEYS: &[&str] = &[
     "reference",
     "report",
     "dedup",
+    "prior",
     "fidelity",
     "jobs",
     "devices",
@@ -374,6 +380,13 @@ fn read_toml(path: &Path, args: &mut SearchArgs) -> Result<()> {
                     })
                     .collect::<Result<Vec<f64>>>()?;
                 args.reference.get_or_insert(list);
+            }
+            "prior" => {
+                args.prior.get_or_insert(
+                    v.as_str()
+                        .ok_or_else(|| bad("an evaluator name"))?
+                        .to_string(),
+                );
             }
             "dedup" => {
                 args.dedup.get_or_insert(
@@ -611,6 +624,7 @@ pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
         }),
         max_cost: args.budget_cost,
         fidelity: args.fidelity,
+        prior: args.prior.clone(),
         dedup,
     };
     if args.force_new {

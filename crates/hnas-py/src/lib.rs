@@ -603,6 +603,7 @@ impl PyStudy {
             budget: 1,
             max_cost: None,
             fidelity: None,
+            prior: None,
             dedup: Dedup::parse(&dedup).ok_or_else(|| {
                 PyValueError::new_err(format!("dedup '{dedup}': expected reuse, skip or off"))
             })?,

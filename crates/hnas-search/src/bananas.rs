@@ -3,7 +3,8 @@
 
 use crate::predict::MlpEnsemble as Ensemble;
 use crate::FastSet as HashSet;
-use crate::{Ask, Forms, Outcome, Strategy};
+use crate::predict::{Features, ModelKind, Predictor};
+use crate::{Ask, Forms, Outcome, Prior, Strategy};
 use hnas_space::{Candidate, Space};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -35,6 +36,12 @@ pub struct BananasConfig {
     pub paths: bool,
     /// Hidden layers of each predictor, 1 or 2.
     pub layers: usize,
+    /// With a prior: each start-up trial takes the best of this many fresh samples by the
+    /// prior instead of one uniform sample.
+    pub prior_pool: usize,
+    /// The surrogate: `None` for BANANAS' own MLP ensemble, else a model of the predictor
+    /// library, which also reads the prior's score as a feature.
+    pub model: Option<ModelKind>,
 }
 
 /// How a pool candidate's predicted distribution becomes a single number to maximize.
@@ -63,6 +70,8 @@ impl Default for BananasConfig {
             local: 0.5,
             paths: false,
             layers: 1,
+            prior_pool: 100,
+            model: None,
         }
     }
 }
@@ -90,6 +99,9 @@ pub struct Bananas {
     /// One encoding per network where the space is small enough to enumerate (NB201,
     /// regret at 100 trials, seeds 0–99: 0.063 against 0.074 encoding each asked form).
     forms: Forms,
+    prior: Option<Arc<dyn Prior>>,
+    /// With [`BananasConfig::model`]: the model and the features of every scored trial.
+    library: Option<(Box<dyn Predictor>, Vec<Features>)>,
 }
 
 impl Bananas {
@@ -98,11 +110,30 @@ impl Bananas {
             model: Ensemble::new(cfg.dims, cfg.hidden, cfg.ensemble, cfg.paths)
                 .with_layers(cfg.layers),
             space,
-            cfg,
             cands: Vec::new(),
             known: HashSet::default(),
             forms: Forms::default(),
+            prior: None,
+            library: cfg.model.map(|k| (k.build(0), Vec::new())),
+            cfg,
         }
+    }
+
+    /// What the library model reads of a candidate: its encoding (by the form standing for
+    /// its network) and the prior's score.
+    fn features(&self, c: &Candidate, key: u64) -> Features {
+        let form = self.forms.representative(&self.space, c, key);
+        let f = Features::bits(self.model.encode(&self.space, form));
+        match &self.prior {
+            Some(p) => f.with_dense(vec![p.score(&self.space, c).unwrap_or(f64::NAN)]),
+            None => f,
+        }
+    }
+
+    /// Start-up trials chosen by `prior` (see [`BananasConfig::prior_pool`]).
+    pub fn with_prior(mut self, prior: Arc<dyn Prior>) -> Self {
+        self.prior = Some(prior);
+        self
     }
 }
 
@@ -112,9 +143,17 @@ impl Bananas {
         let mut h = self.model.scratch();
         let mut best = (f64::NEG_INFINITY, 0usize);
         for (i, (c, k)) in pool.iter().enumerate() {
-            let form = self.forms.representative(&self.space, c, *k);
-            let x = self.model.encode(&self.space, form);
-            let (mu, sd) = self.model.predict(&x, &mut h);
+            let (mu, sd) = match &self.library {
+                Some((m, _)) => {
+                    let p = m.predict(&self.features(c, *k));
+                    (p.mean, p.sd)
+                }
+                None => {
+                    let form = self.forms.representative(&self.space, c, *k);
+                    let x = self.model.encode(&self.space, form);
+                    self.model.predict(&x, &mut h)
+                }
+            };
             let a = match self.cfg.acquisition {
                 Acquisition::Thompson => mu + sd * crate::standard_normal(rng),
                 Acquisition::Mean => mu,
@@ -135,15 +174,39 @@ impl Strategy for Bananas {
 
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         if self.model.len() < self.cfg.startup {
-            let (c, k) = crate::draw_fresh(&self.known, || {
-                let c = self.space.sample(rng, self.space.search_mode());
-                let k = self.space.canonical_key(&c);
-                (c, k)
-            });
+            let mut draw = || {
+                crate::draw_fresh(&self.known, || {
+                    let c = self.space.sample(rng, self.space.search_mode());
+                    let k = self.space.canonical_key(&c);
+                    (c, k)
+                })
+            };
+            let (c, k) = match &self.prior {
+                None => draw(),
+                Some(prior) => {
+                    let mut best: Option<(f64, Candidate, u64)> = None;
+                    let mut seen = HashSet::default();
+                    for _ in 0..self.cfg.prior_pool.max(1) {
+                        let (c, k) = draw();
+                        if !seen.insert(k) {
+                            continue;
+                        }
+                        let s = prior.score(&self.space, &c).unwrap_or(f64::NEG_INFINITY);
+                        if best.as_ref().is_none_or(|b| s > b.0) {
+                            best = Some((s, c, k));
+                        }
+                    }
+                    let (_, c, k) = best.expect("one draw at least");
+                    (c, k)
+                }
+            };
             self.known.insert(k);
             return Some(Ask::new(c));
         }
-        self.model.fit();
+        match &mut self.library {
+            Some((m, xs)) => m.fit(xs, &self.model.ys),
+            None => self.model.fit(),
+        }
         let ys = &self.model.ys;
         let mut order: Vec<usize> = (0..ys.len()).collect();
         order.sort_by(|&a, &b| ys[b].total_cmp(&ys[a]).then(a.cmp(&b)));
@@ -209,6 +272,12 @@ impl Strategy for Bananas {
             let form = self.forms.representative(&self.space, o.candidate, key);
             let x = self.model.encode(&self.space, form);
             self.model.add(x, s);
+            if self.library.is_some() {
+                let f = self.features(o.candidate, key);
+                if let Some((_, xs)) = &mut self.library {
+                    xs.push(f);
+                }
+            }
             self.cands.push(o.candidate.clone());
         }
     }

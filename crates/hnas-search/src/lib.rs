@@ -52,13 +52,36 @@ pub use nsga2::{FormChoice, Nsga2};
 pub use qlearn::QLearningEvolution;
 pub use random::RandomSearch;
 pub use rea::RegularizedEvolution;
-pub use spec::{build, build_in, Context, StrategySpec, MULTI_OBJECTIVE, STRATEGIES};
+pub use spec::{build, build_in, Context, StrategySpec, MULTI_OBJECTIVE, STRATEGIES, USES_PRIOR};
 pub use tpe::Tpe;
 
 use hnas_space::{Candidate, Space};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
+
+/// A score of candidates known before any is evaluated (a zero-cost proxy, a parameter
+/// count): higher is more promising. Model-based strategies start from the candidates it
+/// ranks highest and learn from it. `None`: undefined for this candidate.
+pub trait Prior: Send + Sync {
+    fn score(&self, space: &Space, c: &Candidate) -> Option<f64>;
+}
+
+/// A shared [`Prior`], compared by identity.
+#[derive(Clone)]
+pub struct PriorRef(pub std::sync::Arc<dyn Prior>);
+
+impl std::fmt::Debug for PriorRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PriorRef")
+    }
+}
+
+impl PartialEq for PriorRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// Named metric values of a trial.
 pub type Metrics = BTreeMap<String, f64>;

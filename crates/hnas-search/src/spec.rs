@@ -30,6 +30,9 @@ pub const STRATEGIES: &[&str] = &[
 /// Strategies that handle several objectives (the others optimize one score).
 pub const MULTI_OBJECTIVE: &[&str] = &["random", "grid", "nsga2"];
 
+/// Strategies that read a [`crate::Prior`].
+pub const USES_PRIOR: &[&str] = &["bananas"];
+
 /// What a strategy may need to know about the study beyond its space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Context {
@@ -37,6 +40,8 @@ pub struct Context {
     pub fidelities: Vec<f64>,
     /// How many objectives the study has.
     pub objectives: usize,
+    /// A score known before evaluation, for strategies that use one.
+    pub prior: Option<crate::PriorRef>,
 }
 
 impl Default for Context {
@@ -44,6 +49,7 @@ impl Default for Context {
         Context {
             fidelities: Vec::new(),
             objectives: 1,
+            prior: None,
         }
     }
 }
@@ -199,6 +205,13 @@ pub fn build_in(
     space: Arc<Space>,
     ctx: &Context,
 ) -> Result<Box<dyn Strategy>, Error> {
+    if ctx.prior.is_some() && !USES_PRIOR.contains(&spec.name.as_str()) {
+        return Err(Error::BadParam {
+            param: "prior".into(),
+            value: spec.name.clone(),
+            why: format!("a prior is used by {} only", USES_PRIOR.join(", ")),
+        });
+    }
     if ctx.objectives > 1 && !MULTI_OBJECTIVE.contains(&spec.name.as_str()) {
         if !STRATEGIES.contains(&spec.name.as_str()) {
             return Err(Error::Unknown(spec.name.clone()));
@@ -265,6 +278,8 @@ pub fn build_in(
                 "local",
                 "paths",
                 "layers",
+                "prior_pool",
+                "model",
             ])?;
             let d = BananasConfig::default();
             let cfg = BananasConfig {
@@ -277,6 +292,16 @@ pub fn build_in(
                 parents: spec.usize_param("parents", d.parents)?,
                 paths: spec.bool_param("paths", d.paths)?,
                 layers: spec.keyword_param("layers", &[("1", 1usize), ("2", 2)])?,
+                prior_pool: spec.usize_param("prior_pool", d.prior_pool)?,
+                model: spec.keyword_param(
+                    "model",
+                    &[
+                        ("mlp", None),
+                        ("gp", Some(crate::predict::ModelKind::Gp)),
+                        ("gbt", Some(crate::predict::ModelKind::Gbt)),
+                        ("mlp2", Some(crate::predict::ModelKind::Mlp)),
+                    ],
+                )?,
                 local: spec.f64_param(
                     "local",
                     d.local,
@@ -292,7 +317,11 @@ pub fn build_in(
                     ],
                 )?,
             };
-            Box::new(Bananas::new(space, cfg))
+            let mut b = Bananas::new(space, cfg);
+            if let Some(p) = &ctx.prior {
+                b = b.with_prior(p.0.clone());
+            }
+            Box::new(b)
         }
         "qlearn" => {
             spec.check_params(&["population", "sample"])?;

@@ -40,6 +40,8 @@ pub struct BenchConfig {
     /// The study's fidelity for strategies that do not choose one.
     pub fidelity: Option<f64>,
     pub dedup: Dedup,
+    /// A prior for model-based strategies ([`Settings::prior`]).
+    pub prior: Option<String>,
     /// Trials each run evaluates at once ([`Study::set_jobs`]; 1: one after another).
     pub jobs: usize,
 }
@@ -138,6 +140,7 @@ pub fn run_benchmark(
         budget: 0,
         max_cost: None,
         fidelity: cfg.fidelity,
+        prior: cfg.prior.clone(),
         dedup: cfg.dedup,
     };
     let goals = Goals::parse(&probe)?;
@@ -184,6 +187,11 @@ pub fn run_benchmark(
                     seed,
                     budget: cfg.budget,
                     max_cost: cfg.max_cost,
+                    // Only the strategies that read a prior get one; the rest run as they are.
+                    prior: cfg.prior.clone().filter(|_| {
+                        let name = strategy.split(':').next().unwrap_or_default();
+                        hnas_search::USES_PRIOR.contains(&name)
+                    }),
                     ..probe.clone()
                 };
                 let start = Instant::now();

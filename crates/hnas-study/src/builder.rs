@@ -24,6 +24,7 @@ pub struct StudyBuilder {
     max_cost: Option<f64>,
     fidelity: Option<f64>,
     dedup: Dedup,
+    prior: Option<String>,
     store: Option<Result<Box<dyn Store>, Error>>,
     jobs: usize,
 }
@@ -43,6 +44,7 @@ impl Default for StudyBuilder {
             max_cost: None,
             fidelity: None,
             dedup: Dedup::Reuse,
+            prior: None,
             store: None,
             jobs: 1,
         }
@@ -140,6 +142,13 @@ impl StudyBuilder {
         self
     }
 
+    /// A prior for model-based strategies: an evaluator name, `EVALUATOR@METRIC` to pick
+    /// its metric ([`crate::Settings::prior`]).
+    pub fn prior(mut self, prior: impl Into<String>) -> Self {
+        self.prior = Some(prior.into());
+        self
+    }
+
     /// Any store.
     pub fn store(mut self, store: Box<dyn Store>) -> Self {
         self.store = Some(Ok(store));
@@ -197,6 +206,7 @@ impl StudyBuilder {
             budget: self.budget,
             max_cost: self.max_cost,
             fidelity: self.fidelity,
+            prior: self.prior.clone(),
             dedup: self.dedup,
         };
         let store = match self.store {

@@ -11,6 +11,7 @@ mod bench;
 mod builder;
 mod objective;
 pub mod predict;
+mod prior;
 mod settings;
 mod study;
 #[cfg(feature = "postgres")]
@@ -18,6 +19,7 @@ mod worker;
 
 pub use bench::{run_benchmark, BenchConfig, BenchResult, StrategyCurves};
 pub use builder::StudyBuilder;
+pub use prior::{evaluator_by_name, prior_from_spec, set_evaluator_registry, EvaluatorPrior, Registry};
 pub use objective::{Constraint, Objective, MNAS_W};
 pub use settings::{default_objective, Dedup, Settings};
 pub use study::{Asked, Event, Goals, MakeStrategy, Proposal, Study, Summary};

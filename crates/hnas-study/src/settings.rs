@@ -70,6 +70,11 @@ pub struct Settings {
     pub fidelity: Option<f64>,
     #[serde(default)]
     pub dedup: Dedup,
+    /// An evaluator whose value ranks candidates before any is evaluated (a zero-cost proxy,
+    /// `EVALUATOR` or `EVALUATOR@METRIC`): model-based strategies start from the candidates
+    /// it ranks highest and learn from it (docs/proxies-and-predictors.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<String>,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -115,6 +120,11 @@ impl Settings {
             "fidelity",
             format!("{:?}", self.fidelity),
             format!("{:?}", stored.fidelity),
+        );
+        check(
+            "prior",
+            format!("{:?}", self.prior),
+            format!("{:?}", stored.prior),
         );
         check(
             "dedup",

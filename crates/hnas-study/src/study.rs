@@ -404,9 +404,14 @@ impl Study {
                     )));
                 }
                 let spec = StrategySpec::parse(&settings.strategy)?;
+                let prior = match &settings.prior {
+                    Some(p) => Some(hnas_search::PriorRef(crate::prior_from_spec(p)?)),
+                    None => None,
+                };
                 let ctx = Context {
                     fidelities: evaluator.fidelities(),
                     objectives: goals.objectives.len(),
+                    prior,
                 };
                 build_in(&spec, space.clone(), &ctx)?
             }

@@ -78,6 +78,7 @@ fn settings(strategy: &str, budget: u64, seed: u64) -> Settings {
         budget,
         max_cost: None,
         fidelity: None,
+        prior: None,
         dedup: Dedup::Reuse,
     }
 }
@@ -484,6 +485,7 @@ fn the_harness_measures_hypervolume_against_the_enumerated_front() {
         budget: 1024,
         max_cost: None,
         fidelity: None,
+        prior: None,
         dedup: Dedup::Reuse,
         jobs: 1,
     };

@@ -8,7 +8,13 @@ use super::{standardize, Columns, Features, Prediction, Predictor};
 #[derive(Debug, Clone, Default)]
 pub struct Gp {
     fitted: Option<Fitted>,
+    /// Grid positions (length scale, noise) of the last fit: the next fit searches only
+    /// their neighbours, so that refitting after every trial of a search stays cheap.
+    last: Option<(usize, usize)>,
 }
+
+const SCALES: [f64; 5] = [0.25, 0.5, 1.0, 2.0, 4.0];
+const NOISES: [f64; 5] = [1e-3, 1e-2, 0.05, 0.2, 0.5];
 
 #[derive(Debug, Clone)]
 struct Fitted {
@@ -109,10 +115,17 @@ impl Predictor for Gp {
         }
         pos.sort_by(f64::total_cmp);
         let median = pos.get(pos.len() / 2).copied().unwrap_or(1.0).sqrt();
-        let mut best: Option<(f64, Fitted)> = None;
-        for scale in [0.25, 0.5, 1.0, 2.0, 4.0] {
+        let mut best: Option<(f64, (usize, usize), Fitted)> = None;
+        let near = |i: usize, at: Option<usize>| at.is_none_or(|a| i.abs_diff(a) <= 1);
+        for (si, scale) in SCALES.iter().enumerate() {
+            if !near(si, self.last.map(|l| l.0)) {
+                continue;
+            }
             let length = median * scale;
-            for noise in [1e-3, 1e-2, 0.05, 0.2, 0.5] {
+            for (ni, &noise) in NOISES.iter().enumerate() {
+                if !near(ni, self.last.map(|l| l.1)) {
+                    continue;
+                }
                 let k: Vec<f64> = (0..n * n)
                     .map(|p| {
                         (-d2[p] / (2.0 * length * length)).exp()
@@ -130,6 +143,7 @@ impl Predictor for Gp {
                 if best.as_ref().is_none_or(|b| lml > b.0) {
                     best = Some((
                         lml,
+                        (si, ni),
                         Fitted {
                             cols: cols.clone(),
                             rows: rows.clone(),
@@ -144,7 +158,8 @@ impl Predictor for Gp {
                 }
             }
         }
-        self.fitted = best.map(|b| b.1);
+        self.last = best.as_ref().map(|b| b.1);
+        self.fitted = best.map(|b| b.2);
     }
 
     fn predict(&self, x: &Features) -> Prediction {
