@@ -78,6 +78,11 @@ pub struct PredictArgs {
     /// and rank them all: --test is then ignored and nothing is trained (--model none).
     #[arg(long)]
     pub all: bool,
+    /// Rank these networks by their --features instead (one-line forms one per line, or a
+    /// CSV whose first column is `arch`, as `hnas tabulate` writes) with --model none; with
+    /// models, each seed splits them into --test held-out networks and training sets.
+    #[arg(long, conflicts_with = "all")]
+    pub candidates: Option<PathBuf>,
     /// Write the per-seed results (model, train, seed, tau, rho) as CSV here.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -122,12 +127,17 @@ pub fn run(a: PredictArgs) -> Result<()> {
         Some(name) => Some(FeatureSource {
             evaluator: Arc::from(evaluator_from_name(name)?),
             metrics: a.feature_metrics.clone(),
+            cache: Default::default(),
         }),
         None => None,
     };
-    let (kinds, train, test) = if a.all {
+    let candidates = match &a.candidates {
+        Some(file) => Some(read_candidates(&space, file)?),
+        None => None,
+    };
+    let (kinds, train, test) = if a.all || (candidates.is_some() && kinds.is_empty()) {
         if !kinds.is_empty() || features.is_none() {
-            bail!("--all ranks every form by its --features as they are: give --features and --model none");
+            bail!("--all and --candidates rank networks by their --features as they are: give --features and --model none");
         }
         (kinds, vec![], usize::MAX / 2)
     } else {
@@ -153,8 +163,11 @@ pub fn run(a: PredictArgs) -> Result<()> {
         encoder,
         features,
         every_form: a.all,
+        candidates,
     };
-    if a.all {
+    if a.candidates.is_some() {
+        eprintln!("ranking the listed networks by their features against {metric}");
+    } else if a.all {
         eprintln!("ranking every form of the space by its features against {metric}");
     } else {
         eprintln!(
@@ -210,6 +223,32 @@ pub fn run(a: PredictArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Candidates from a file: one-line forms one per line (# comments), or a CSV whose first
+/// column is `arch`.
+fn read_candidates(space: &Space, file: &std::path::Path) -> Result<Vec<hnas_space::Candidate>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let csv = text
+        .lines()
+        .next()
+        .is_some_and(|h| h.starts_with("arch,") || h == "arch");
+    text.lines()
+        .enumerate()
+        .skip(csv as usize)
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|(i, l)| {
+            let form = if csv {
+                crate::tabulate_cmd::csv_fields(l).swap_remove(0)
+            } else {
+                l.trim().to_string()
+            };
+            space
+                .parse_candidate(&form)
+                .map_err(|e| anyhow!("{}:{}: {e}", file.display(), i + 1))
+        })
+        .collect()
 }
 
 /// The metric a predictor benchmark predicts by default: what regret is measured on.

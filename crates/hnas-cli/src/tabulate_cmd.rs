@@ -44,7 +44,7 @@ pub struct TabulateArgs {
 }
 
 /// Splits one CSV line on commas outside double quotes.
-fn csv_fields(line: &str) -> Vec<String> {
+pub fn csv_fields(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

@@ -2,8 +2,8 @@
 //! small neural predictors, independent Thompson sampling, candidates by mutation.
 
 use crate::predict::MlpEnsemble as Ensemble;
-use crate::FastSet as HashSet;
 use crate::predict::{Features, ModelKind, Predictor};
+use crate::FastSet as HashSet;
 use crate::{Ask, Forms, Outcome, Prior, Strategy};
 use hnas_space::{Candidate, Space};
 use rand::Rng;

@@ -19,8 +19,10 @@ mod worker;
 
 pub use bench::{run_benchmark, BenchConfig, BenchResult, StrategyCurves};
 pub use builder::StudyBuilder;
-pub use prior::{evaluator_by_name, prior_from_spec, set_evaluator_registry, EvaluatorPrior, Registry};
 pub use objective::{Constraint, Objective, MNAS_W};
+pub use prior::{
+    evaluator_by_name, prior_from_spec, set_evaluator_registry, EvaluatorPrior, Registry,
+};
 pub use settings::{default_objective, Dedup, Settings};
 pub use study::{Asked, Event, Goals, MakeStrategy, Proposal, Study, Summary};
 #[cfg(feature = "postgres")]

@@ -22,12 +22,32 @@ use std::time::Instant;
 pub struct FeatureSource {
     pub evaluator: Arc<dyn Evaluator>,
     pub metrics: Vec<String>,
+    /// Features already computed, by candidate: every seed of a benchmark reads the same.
+    pub cache: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<f64>>>>,
 }
 
 impl FeatureSource {
     /// The numeric features of `c`, in the order of `metrics`; a metric the evaluator did not
     /// give is NaN (a predictor reads it as the mean).
     pub fn features(&self, space: &Space, c: &Candidate) -> Result<Vec<f64>, String> {
+        let key = space.print(c);
+        if let Some(v) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(v.clone());
+        }
+        let v = self.compute(space, c)?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, v.clone());
+        Ok(v)
+    }
+
+    fn compute(&self, space: &Space, c: &Candidate) -> Result<Vec<f64>, String> {
         let m = self
             .evaluator
             .evaluate(space, c, None)
@@ -69,6 +89,15 @@ pub struct PredictConfig {
     /// Use every form of the space (at most [`Forms::LIMIT`]) instead of drawing distinct
     /// networks: how published proxy figures on NAS-Bench-201 count its 15,625 cells.
     pub every_form: bool,
+    /// Rank these candidates (every one, by its features) instead of drawing.
+    pub candidates: Option<Vec<Candidate>>,
+}
+
+impl PredictConfig {
+    /// Whether the networks are a fixed list (every form, or given) ranked as they are.
+    pub fn listed(&self) -> bool {
+        self.every_form || self.candidates.is_some()
+    }
 }
 
 /// One model at one training-set size: per-seed τ and ρ on the held-out networks.
@@ -113,7 +142,15 @@ pub fn draw_labelled(
             Forms::LIMIT
         )));
     }
-    let mut every: Option<std::vec::IntoIter<Candidate>> = if cfg.every_form {
+    let mut every: Option<std::vec::IntoIter<Candidate>> = if let Some(list) = &cfg.candidates {
+        // A seeded shuffle: each seed splits the list into other training and test sets.
+        let mut list = list.clone();
+        let mut rng = trial_rng(seed, u64::MAX - 5);
+        for i in (1..list.len()).rev() {
+            list.swap(i, rng.random_range(0..=i));
+        }
+        Some(list.into_iter())
+    } else if cfg.every_form {
         let all: Vec<Candidate> = space
             .enumerate()
             .map_err(|e| Error::Space(e.to_string()))?

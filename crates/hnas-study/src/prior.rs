@@ -53,7 +53,12 @@ impl Prior for EvaluatorPrior {
             xxhash_rust::xxh3::xxh3_64(space.source().as_bytes()),
             space.print(c),
         );
-        if let Some(v) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(v) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return *v;
         }
         let v = self.value(space, c);
@@ -77,8 +82,8 @@ pub fn prior_from_spec(spec: &str) -> Result<Arc<dyn Prior>, Error> {
         Some((n, m)) => (n, Some(m.to_string())),
         None => (spec, None),
     };
-    let evaluator = evaluator_by_name(name)
-        .map_err(|e| Error::Settings(format!("prior '{spec}': {e}")))?;
+    let evaluator =
+        evaluator_by_name(name).map_err(|e| Error::Settings(format!("prior '{spec}': {e}")))?;
     if let Some(m) = &metric {
         let offered = evaluator.metrics();
         if !offered.is_empty() && !offered.contains(m) {

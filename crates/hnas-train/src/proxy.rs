@@ -26,7 +26,8 @@ use burn::tensor::Gradients;
 use burn::tensor::{Device, FloatDType, Int, Tensor, TensorData};
 use hnas_eval::{EvalError, Evaluator, Metrics};
 use hnas_space::{Candidate, Space};
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// One zero-cost proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -452,7 +453,14 @@ pub struct ProxyEvaluator {
     pub batch: usize,
     pub seed: u64,
     pub skeleton: Skeleton,
+    /// Networks of the space drawn to rank against for `aggregate` (0: no aggregate).
+    pub reference: usize,
+    /// The proxies `aggregate` averages the ranks of.
+    pub aggregate: Vec<Proxy>,
     data: OnceLock<Result<(Arc<Dataset>, Batch), String>>,
+    /// Per space (by its text's hash): each reference network's value of each proxy of
+    /// `aggregate`, sorted per proxy.
+    references: Mutex<HashMap<u64, Arc<Vec<Vec<f64>>>>>,
 }
 
 impl ProxyEvaluator {
@@ -484,8 +492,12 @@ impl ProxyEvaluator {
             batch: 64,
             seed: 0,
             skeleton: Skeleton::default(),
+            reference: 100,
+            aggregate: Vec::new(),
             data: OnceLock::new(),
+            references: Mutex::new(HashMap::new()),
         };
+        let mut aggregate: Option<Vec<Proxy>> = None;
         let mut classes = 10;
         let mut proxies: Option<Vec<Proxy>> = None;
         for p in parts {
@@ -509,7 +521,12 @@ impl ProxyEvaluator {
                 "classes" => classes = count()?,
                 "channels" => ev.skeleton.channels = count()?,
                 "cells" => ev.skeleton.cells = count()?,
-                "proxies" => {
+                "reference" => {
+                    ev.reference = v
+                        .parse()
+                        .map_err(|_| fatal(format!("option reference: expected a count, found `{v}`")))?
+                }
+                "aggregate" | "proxies" => {
                     let list = v
                         .split('+')
                         .map(|n| {
@@ -521,11 +538,15 @@ impl ProxyEvaluator {
                             })
                         })
                         .collect::<Result<Vec<_>, _>>()?;
-                    proxies = Some(list);
+                    if k == "aggregate" {
+                        aggregate = Some(list);
+                    } else {
+                        proxies = Some(list);
+                    }
                 }
                 _ => {
                     return Err(fatal(format!(
-                        "unknown option `{k}` (proxies, batch, seed, classes, channels, cells)"
+                        "unknown option `{k}` (proxies, aggregate, reference, batch, seed, classes, channels, cells)"
                     )))
                 }
             }
@@ -548,6 +569,13 @@ impl ProxyEvaluator {
                     p.name()
                 )));
             }
+        }
+        ev.aggregate = aggregate.unwrap_or_else(|| ev.proxies.clone());
+        if let Some(p) = ev.aggregate.iter().find(|p| !ev.proxies.contains(p)) {
+            return Err(fatal(format!(
+                "aggregate names `{}`, which is not among the proxies computed",
+                p.name()
+            )));
         }
         if ev.batch < 2
             && ev
@@ -590,6 +618,55 @@ impl ProxyEvaluator {
     }
 }
 
+impl ProxyEvaluator {
+    /// The reference networks' proxy values for `space`, drawn and scored on first use.
+    fn reference_of(&self, space: &Space) -> Result<Arc<Vec<Vec<f64>>>, EvalError> {
+        use rand::SeedableRng;
+        use rayon::prelude::*;
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            space.source().hash(&mut h);
+            h.finish()
+        };
+        if let Some(r) = self
+            .references
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(r.clone());
+        }
+        let (input, classes, batch) = self.frame()?;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ 0x5eed_5eed);
+        let nets: Vec<Net> = (0..self.reference * 4)
+            .map(|_| space.sample(&mut rng, space.search_mode()))
+            .filter_map(|c| compile(&space.to_json(&c), input, classes, self.skeleton).ok())
+            .take(self.reference)
+            .map(|c| c.net)
+            .collect();
+        let scores: Vec<Scores> = nets
+            .par_iter()
+            .map(|n| score(n, &self.aggregate, batch.as_ref(), self.seed))
+            .collect();
+        let per_proxy: Vec<Vec<f64>> = self
+            .aggregate
+            .iter()
+            .map(|&p| {
+                let mut v: Vec<f64> = scores.iter().filter_map(|s| s.get(p)).collect();
+                v.sort_by(f64::total_cmp);
+                v
+            })
+            .collect();
+        let r = Arc::new(per_proxy);
+        self.references
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, r.clone());
+        Ok(r)
+    }
+}
+
 fn parse_shape(s: &str) -> Option<Shape> {
     let d: Vec<usize> = s
         .split('x')
@@ -608,7 +685,11 @@ impl Evaluator for ProxyEvaluator {
     }
 
     fn metrics(&self) -> Vec<String> {
-        self.proxies.iter().map(|p| p.name().to_string()).collect()
+        let mut m: Vec<String> = self.proxies.iter().map(|p| p.name().to_string()).collect();
+        if self.reference > 0 && !self.aggregate.is_empty() {
+            m.push("aggregate".into());
+        }
+        m
     }
 
     fn evaluate(
@@ -621,6 +702,37 @@ impl Evaluator for ProxyEvaluator {
         let compiled = compile(&space.to_json(c), input, classes, self.skeleton)
             .map_err(|e| EvalError::Failed(format!("invalid network: {e}")))?;
         let s = score(&compiled.net, &self.proxies, batch.as_ref(), self.seed);
+        if self.reference > 0 && !self.aggregate.is_empty() {
+            let reference = self.reference_of(space)?;
+            let ranks: Vec<f64> = self
+                .aggregate
+                .iter()
+                .zip(reference.iter())
+                .filter_map(|(&p, sorted)| {
+                    let v = s.get(p)?;
+                    if sorted.is_empty() {
+                        return None;
+                    }
+                    let below = sorted.partition_point(|&r| r < v) as f64;
+                    let equal = sorted[sorted.partition_point(|&r| r < v)..]
+                        .iter()
+                        .take_while(|&&r| r == v)
+                        .count() as f64;
+                    Some((below + 0.5 * equal) / sorted.len() as f64)
+                })
+                .collect();
+            if !ranks.is_empty() {
+                // Stored under its own name: `Scores` holds proxies only.
+                let agg = ranks.iter().sum::<f64>() / ranks.len() as f64;
+                let mut m: Metrics = s
+                    .values
+                    .iter()
+                    .map(|(p, v)| (p.name().to_string(), *v))
+                    .collect();
+                m.insert("aggregate".into(), agg);
+                return Ok(m);
+            }
+        }
         if s.values.is_empty() {
             let why: Vec<String> = s
                 .missing

@@ -21,7 +21,7 @@ fn data_free_proxies_read_the_compiled_network_and_repeat_exactly() {
     let space = nb201();
     let c = space.parse_candidate(CELL).unwrap();
     let ev = ProxyEvaluator::parse("shape=3x32x32,channels=8").unwrap();
-    assert_eq!(ev.metrics(), ["params", "flops", "synflow"]);
+    assert_eq!(ev.metrics(), ["params", "flops", "synflow", "aggregate"]);
     let m = ev.evaluate(&space, &c, None).unwrap();
     let net = compile(
         &space.to_json(&c),
@@ -115,4 +115,34 @@ fn bad_specs_say_what_was_expected() {
     assert!(err("shape=3x").contains("expected CxHxW"));
     assert!(err("cifar10").contains("unknown dataset"));
     assert!(err("mnist1d,batch=1,proxies=naswot").contains("batch must be at least 2"));
+}
+
+#[test]
+fn the_aggregate_ranks_a_network_among_reference_networks_of_its_space() {
+    let space = nb201();
+    let ev = ProxyEvaluator::parse("shape=3x32x32,channels=8,proxies=flops,reference=30").unwrap();
+    let big = space
+        .parse_candidate("dag(0>1:nor_conv_3x3,0>2:nor_conv_3x3,1>2:nor_conv_3x3,0>3:nor_conv_3x3,1>3:nor_conv_3x3,2>3:nor_conv_3x3)")
+        .unwrap();
+    let small = space
+        .parse_candidate(
+            "dag(0>1:skip_connect,0>2:none,1>2:none,0>3:skip_connect,1>3:none,2>3:none)",
+        )
+        .unwrap();
+    // The most FLOPs of the space ranks above every reference network; the fewest at the
+    // bottom (ties with reference networks count half).
+    assert_eq!(ev.evaluate(&space, &big, None).unwrap()["aggregate"], 1.0);
+    assert!(ev.evaluate(&space, &small, None).unwrap()["aggregate"] < 0.05);
+    let mid = ev
+        .evaluate(&space, &space.parse_candidate(CELL).unwrap(), None)
+        .unwrap();
+    assert!((0.0..=1.0).contains(&mid["aggregate"]));
+    // Off with reference=0; a proxy outside the computed ones is refused.
+    let off = ProxyEvaluator::parse("shape=3x32x32,channels=8,reference=0").unwrap();
+    assert!(!off.metrics().contains(&"aggregate".to_string()));
+    let err = ProxyEvaluator::parse("shape=3x32x32,proxies=flops,aggregate=synflow")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("not among the proxies computed"), "{err}");
 }
