@@ -160,3 +160,84 @@ fn a_predictor_fitted_on_a_study_ranks_networks_it_has_not_seen() {
         assert!(!evaluated.contains(cand), "{cand} was evaluated");
     }
 }
+
+#[test]
+fn a_prior_chooses_the_start_of_a_bananas_search_and_stays_with_the_study() {
+    use hnas_eval::Evaluator;
+    let dir = tempdir("predict", "prior");
+    let study = dir.join("s.db");
+    let prior = "proxy:shape=3x32x32,channels=8,proxies=flops";
+    let search = |extra: &[&str]| {
+        let mut c = hnas();
+        c.args([
+            "search",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+        ])
+        .args([
+            "--strategy",
+            "bananas",
+            "--budget",
+            "6",
+            "--seed",
+            "2",
+            "--quiet",
+        ])
+        .arg("--study")
+        .arg(&study)
+        .args(extra);
+        c
+    };
+    search(&["--prior", prior]).succeeds();
+    let space = hnas_space::Space::parse(
+        "nb201.hnas",
+        &std::fs::read_to_string(example("nb201")).unwrap(),
+    )
+    .unwrap();
+    let flops = hnas_train::proxy::ProxyEvaluator::parse(&prior["proxy:".len()..]).unwrap();
+    let f = |c: &hnas_space::Candidate| flops.evaluate(&space, c, None).unwrap()["flops"];
+    // The space's FLOPs at its 80th percentile, from 200 uniform samples.
+    let mut rng = hnas_search::trial_rng(9, 0);
+    let mut sample: Vec<f64> = (0..200)
+        .map(|_| f(&space.sample(&mut rng, hnas_space::SampleMode::Uniform)))
+        .collect();
+    sample.sort_by(f64::total_cmp);
+    let p80 = sample[160];
+    // Each start-up trial is the best of 100 samples by FLOPs.
+    for t in SqliteStore::open_read_only(&study)
+        .unwrap()
+        .trials()
+        .unwrap()
+    {
+        let c = space.parse_candidate(&t.candidate).unwrap();
+        assert!(f(&c) >= p80, "trial {}: {} FLOPs < {p80}", t.number, f(&c));
+    }
+    // Resuming with another prior is refused; a strategy that reads none refuses one.
+    let out = search(&["--prior", "proxy:shape=3x32x32,channels=8,proxies=params"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("prior: 'proxy:shape=3x32x32,channels=8,proxies=flops' (stored)"),
+        "{err}"
+    );
+    let out = hnas()
+        .args([
+            "search",
+            "--space",
+            &example("nb201"),
+            "--evaluator",
+            "nb201:cifar10",
+        ])
+        .args(["--strategy", "rea", "--budget", "3", "--prior", prior])
+        .arg("--study")
+        .arg(dir.join("rea.db"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a prior is used by bananas only"), "{err}");
+}

@@ -123,8 +123,8 @@ impl Settings {
         );
         check(
             "prior",
-            format!("{:?}", self.prior),
-            format!("{:?}", stored.prior),
+            self.prior.clone().unwrap_or_else(|| "none".into()),
+            stored.prior.clone().unwrap_or_else(|| "none".into()),
         );
         check(
             "dedup",
