@@ -11,7 +11,9 @@
 //! - `naswot`: log|det K| with K[i][j] the number of activation units on which examples i
 //!   and j of the minibatch agree (both on or both off);
 //! - `jacov`: −Σ (log(λ + 10⁻⁵) + 1/(λ + 10⁻⁵)) over the eigenvalues λ of the correlation
-//!   matrix of the input Jacobians of the minibatch.
+//!   matrix of the input Jacobians of the minibatch;
+//! - `zico`: Σ over weight tensors of log Σ mean|g|/std(g), the gradient statistics taken
+//!   over the two halves of the minibatch (Li et al., ICLR 2023, with two batches).
 //!
 //! A proxy that is undefined for a network (no weights, a singular kernel, an overflow) is
 //! left out of the metrics and its reason is given in `missing`.
@@ -39,10 +41,11 @@ pub enum Proxy {
     Snip,
     Naswot,
     Jacov,
+    Zico,
 }
 
 /// Every proxy, in the order metrics are reported.
-pub const PROXIES: [Proxy; 7] = [
+pub const PROXIES: [Proxy; 8] = [
     Proxy::Params,
     Proxy::Flops,
     Proxy::Synflow,
@@ -50,6 +53,7 @@ pub const PROXIES: [Proxy; 7] = [
     Proxy::Snip,
     Proxy::Naswot,
     Proxy::Jacov,
+    Proxy::Zico,
 ];
 
 impl Proxy {
@@ -62,6 +66,7 @@ impl Proxy {
             Proxy::Snip => "snip",
             Proxy::Naswot => "naswot",
             Proxy::Jacov => "jacov",
+            Proxy::Zico => "zico",
         }
     }
 
@@ -73,7 +78,7 @@ impl Proxy {
     pub fn needs_data(self) -> bool {
         matches!(
             self,
-            Proxy::GradNorm | Proxy::Snip | Proxy::Naswot | Proxy::Jacov
+            Proxy::GradNorm | Proxy::Snip | Proxy::Naswot | Proxy::Jacov | Proxy::Zico
         )
     }
 }
@@ -255,6 +260,7 @@ pub fn score(net: &Net, proxies: &[Proxy], batch: Option<&Batch>, seed: u64) -> 
             }
             Proxy::Naswot => put(p, naswot(net, batch.expect("checked"), seed)),
             Proxy::Jacov => put(p, jacov(net, &device, batch.expect("checked"), seed)),
+            Proxy::Zico => put(p, zico(net, &device, batch.expect("checked"), seed)),
         }
     }
     out
@@ -369,6 +375,85 @@ fn jacov(net: &Net, device: &Device, batch: &Batch, seed: u64) -> Result<f64, St
     } else {
         Err("the Jacobian correlations are not finite".into())
     }
+}
+
+/// Every weight tensor's gradient (two or more dimensions), flattened, in visiting order.
+struct Collect<'a> {
+    grads: &'a Gradients,
+    out: Vec<Vec<f32>>,
+}
+
+impl ModuleVisitor for Collect<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if D < 2 {
+            return;
+        }
+        if let Some(g) = param.val().grad(self.grads) {
+            self.out.push(g.into_data().iter::<f32>().collect());
+        }
+    }
+}
+
+/// ZiCo (Li et al., ICLR 2023): Σ over weight tensors of log Σ mean|g| / std(g), the
+/// statistics of each weight's gradient over the minibatch split in two halves.
+fn zico(net: &Net, device: &Device, batch: &Batch, seed: u64) -> Result<f64, String> {
+    if batch.len() < 4 {
+        return Err("needs a batch of at least 4 (two halves)".into());
+    }
+    let model = Model::init(net, device, seed);
+    let half = batch.len() / 2;
+    let numel = batch.shape.numel();
+    let halves = [(0, half), (half, 2 * half)];
+    let mut per_half = Vec::new();
+    for (a, b) in halves {
+        let part = Batch {
+            x: batch.x[a * numel..b * numel].to_vec(),
+            y: batch.y[a..b].to_vec(),
+            shape: batch.shape,
+        };
+        let (x, y) = part.tensors(device);
+        let logits = Forward {
+            net,
+            model: &model,
+            dropout: None,
+            probe: None,
+        }
+        .logits(x);
+        let loss = CrossEntropyLossConfig::new()
+            .init(device)
+            .forward(logits, y);
+        let grads = loss.backward();
+        let mut c = Collect {
+            grads: &grads,
+            out: Vec::new(),
+        };
+        model.visit(&mut c);
+        per_half.push(c.out);
+    }
+    let (g1, g2) = (&per_half[0], &per_half[1]);
+    if g1.is_empty() || g1.len() != g2.len() {
+        return Err("the network has no weights on a path to its output".into());
+    }
+    let mut total = 0.0;
+    let mut layers = 0;
+    for (a, b) in g1.iter().zip(g2) {
+        let mut s = 0.0f64;
+        for (&x, &y) in a.iter().zip(b) {
+            let (x, y) = (x as f64, y as f64);
+            let sd = (x - y).abs() / 2.0;
+            if sd > 0.0 {
+                s += (x.abs() + y.abs()) / 2.0 / sd;
+            }
+        }
+        if s > 0.0 {
+            total += s.ln();
+            layers += 1;
+        }
+    }
+    if layers == 0 {
+        return Err("no weight's gradient varies over the batch".into());
+    }
+    Ok(total)
 }
 
 /// log |det A| by Gaussian elimination with partial pivoting; `None` when A is singular.
