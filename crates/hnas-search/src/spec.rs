@@ -502,6 +502,7 @@ mod tests {
         let two = Context {
             fidelities: vec![12.0, 200.0],
             objectives: 2,
+            prior: None,
         };
         let in_two = |t: &str| build_in(&StrategySpec::parse(t).unwrap(), space.clone(), &two);
         assert!(in_two("nsga2").is_ok());
@@ -523,10 +524,17 @@ mod tests {
         let one = Context {
             fidelities: vec![12.0, 200.0],
             objectives: 1,
+            prior: None,
         };
         assert!(build_in(&StrategySpec::parse("asha").unwrap(), space.clone(), &one).is_ok());
         let bananas = |t: &str| build_in(&StrategySpec::parse(t).unwrap(), space.clone(), &one);
         assert!(bananas("bananas:layers=2").is_ok());
+        assert!(bananas("bananas:model=gp,prior_pool=10").is_ok());
+        assert!(bananas("bananas:model=xgb")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("expected mlp, gp, gbt or mlp2"));
         assert_eq!(
             bananas("bananas:layers=0").err().unwrap().to_string(),
             "strategy parameter 'layers' = '0': expected 1 or 2"
