@@ -30,7 +30,9 @@ pub fn evaluator_by_name(name: &str) -> Result<Box<dyn Evaluator>, Error> {
 /// A prior read off an evaluator's metric, each candidate evaluated once per process.
 pub struct EvaluatorPrior {
     evaluator: Box<dyn Evaluator>,
-    /// `None`: `aggregate` when the evaluator gives it, else its first metric.
+    /// `None`: `aggregate` when the evaluator gives it over several proxies, else its first
+    /// metric (an aggregate of one proxy is that proxy's rank among reference networks,
+    /// which ties at the top where a prior has to tell candidates apart).
     metric: Option<String>,
     cache: Mutex<HashMap<(u64, String), Option<f64>>>,
 }
@@ -38,10 +40,11 @@ pub struct EvaluatorPrior {
 impl EvaluatorPrior {
     fn value(&self, space: &Space, c: &Candidate) -> Option<f64> {
         let m = self.evaluator.evaluate(space, c, None).ok()?;
+        let offered = self.evaluator.metrics();
         let metric = match &self.metric {
             Some(m) => m.clone(),
-            None if m.contains_key("aggregate") => "aggregate".into(),
-            None => self.evaluator.metrics().into_iter().next()?,
+            None if m.contains_key("aggregate") && offered.len() > 2 => "aggregate".into(),
+            None => offered.into_iter().next()?,
         };
         m.get(&metric).copied().filter(|v| v.is_finite())
     }
@@ -103,4 +106,64 @@ pub fn prior_from_spec(spec: &str) -> Result<Arc<dyn Prior>, Error> {
         .unwrap_or_else(|e| e.into_inner())
         .insert(spec.to_string(), p.clone());
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hnas_eval::{EvalError, Metrics};
+
+    /// Metrics from the candidate's length: `a` grows with it, `b` shrinks.
+    struct Fake(Vec<&'static str>);
+
+    impl Evaluator for Fake {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn metrics(&self) -> Vec<String> {
+            self.0.iter().map(|s| s.to_string()).collect()
+        }
+        fn evaluate(
+            &self,
+            space: &Space,
+            c: &Candidate,
+            _: Option<f64>,
+        ) -> Result<Metrics, EvalError> {
+            let n = space.print(c).len() as f64;
+            Ok(self
+                .0
+                .iter()
+                .map(|&m| (m.to_string(), if m == "b" { -n } else { n + 0.5 }))
+                .collect())
+        }
+    }
+
+    #[test]
+    fn the_prior_reads_the_aggregate_of_several_proxies_and_the_value_of_one() {
+        let space = Space::parse("s.hnas", "net = x | yy | zzz").unwrap();
+        let c = space.parse_candidate("zzz").unwrap();
+        let prior = |metrics: Vec<&'static str>, metric: Option<&str>| EvaluatorPrior {
+            evaluator: Box::new(Fake(metrics)),
+            metric: metric.map(String::from),
+            cache: Mutex::new(HashMap::new()),
+        };
+        // One proxy and its aggregate: the proxy itself.
+        assert_eq!(
+            prior(vec!["b", "aggregate"], None).score(&space, &c),
+            Some(-3.0)
+        );
+        // Several: the aggregate.
+        assert_eq!(
+            prior(vec!["a", "b", "aggregate"], None).score(&space, &c),
+            Some(3.5)
+        );
+        // Named: that one, computed once.
+        let p = prior(vec!["a", "b"], Some("b"));
+        assert_eq!(p.score(&space, &c), Some(-3.0));
+        assert_eq!(p.cache.lock().unwrap().len(), 1);
+        assert_eq!(p.score(&space, &c), Some(-3.0));
+        // A prior naming a metric its evaluator lacks is refused with the choices.
+        let err = prior_from_spec("hash@nope").err().unwrap().to_string();
+        assert!(err.contains("no metric 'nope'"), "{err}");
+    }
 }
