@@ -139,7 +139,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
         if !kinds.is_empty() || features.is_none() {
             bail!("--all and --candidates rank networks by their --features as they are: give --features and --model none");
         }
-        (kinds, vec![], usize::MAX / 2)
+        // Every network is ranked: the test set is all of them.
+        let all = candidates.as_ref().map_or(usize::MAX / 2, Vec::len);
+        (kinds, vec![], all)
     } else {
         if a.train.is_empty() || a.train.contains(&0) {
             bail!("--train needs sizes of at least 1");
