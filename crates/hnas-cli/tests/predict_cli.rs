@@ -241,3 +241,34 @@ fn a_prior_chooses_the_start_of_a_bananas_search_and_stays_with_the_study() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a prior is used by bananas only"), "{err}");
 }
+
+#[test]
+fn predictors_rank_the_committed_mnist1d_table() {
+    let root = common::root();
+    let table = root.join("data/mnist1d-150.csv");
+    let space = root.join("crates/hnas-train/spaces/mnist1d.hnas");
+    let dir = tempdir("predict", "mnist1d");
+    let csv = dir.join("seeds.csv");
+    hnas()
+        .args(["predict", "--metric", "accuracy", "--model", "gbt"])
+        .args(["--train", "100", "--test", "50", "--seeds", "3"])
+        .arg("--space")
+        .arg(&space)
+        .arg("--evaluator")
+        .arg(format!("table:{}", table.display()))
+        .arg("--candidates")
+        .arg(&table)
+        .arg("--out")
+        .arg(&csv)
+        .succeeds();
+    let taus: Vec<f64> = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(taus.len(), 3);
+    // 150 real networks: far above chance, below the two seeds' agreement (0.66).
+    let mean = taus.iter().sum::<f64>() / 3.0;
+    assert!((0.35..0.8).contains(&mean), "{taus:?}");
+}
