@@ -158,7 +158,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
         models: kinds,
         train,
         test,
-        seeds: a.seeds.max(1),
+        // Ranking a fixed list by its features is the same for every seed.
+        seeds: if train.is_empty() { 1 } else { a.seeds.max(1) },
         first_seed: a.first_seed,
         metric: metric.clone(),
         fidelity: a.fidelity,
