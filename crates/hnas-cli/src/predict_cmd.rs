@@ -154,12 +154,13 @@ pub fn run(a: PredictArgs) -> Result<()> {
     if test < 2 {
         bail!("--test needs at least 2 networks to rank");
     }
+    let ranked_only = train.is_empty();
     let cfg = PredictConfig {
         models: kinds,
         train,
         test,
         // Ranking a fixed list by its features is the same for every seed.
-        seeds: if train.is_empty() { 1 } else { a.seeds.max(1) },
+        seeds: if ranked_only { 1 } else { a.seeds.max(1) },
         first_seed: a.first_seed,
         metric: metric.clone(),
         fidelity: a.fidelity,
