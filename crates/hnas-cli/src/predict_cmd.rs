@@ -132,7 +132,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
         None => None,
     };
     let candidates = match &a.candidates {
-        Some(file) => Some(read_candidates(&space, file)?),
+        Some(file) => Some(crate::tabulate_cmd::read_candidates(&space, file)?),
         None => None,
     };
     let (kinds, train, test) = if a.all || (candidates.is_some() && kinds.is_empty()) {
@@ -227,32 +227,6 @@ pub fn run(a: PredictArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Candidates from a file: one-line forms one per line (# comments), or a CSV whose first
-/// column is `arch`.
-fn read_candidates(space: &Space, file: &std::path::Path) -> Result<Vec<hnas_space::Candidate>> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let csv = text
-        .lines()
-        .next()
-        .is_some_and(|h| h.starts_with("arch,") || h == "arch");
-    text.lines()
-        .enumerate()
-        .skip(csv as usize)
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .map(|(i, l)| {
-            let form = if csv {
-                crate::tabulate_cmd::csv_fields(l).swap_remove(0)
-            } else {
-                l.trim().to_string()
-            };
-            space
-                .parse_candidate(&form)
-                .map_err(|e| anyhow!("{}:{}: {e}", file.display(), i + 1))
-        })
-        .collect()
 }
 
 /// The metric a predictor benchmark predicts by default: what regret is measured on.

@@ -8,9 +8,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use hnas_eval::TrialInfo;
 use hnas_search::trial_rng;
+use hnas_space::{Candidate, Space};
 use std::collections::{BTreeSet, HashSet};
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Args)]
@@ -43,29 +43,39 @@ pub struct TabulateArgs {
     pub out: PathBuf,
 }
 
-/// Splits one CSV line on commas outside double quotes.
-pub fn csv_fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(ch) = chars.next() {
-        match ch {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(ch),
-        }
-    }
-    out.push(cur);
-    out
-}
-
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
+/// Candidates from a file: one-line forms one per line (# comments), or a CSV whose first
+/// column is `arch` (as this command writes).
+pub fn read_candidates(space: &Space, file: &Path) -> Result<Vec<Candidate>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let is_csv = text
+        .lines()
+        .next()
+        .is_some_and(|h| h.starts_with("arch,") || h == "arch");
+    let forms: Vec<(usize, String)> = if is_csv {
+        csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| {
+                let r = r.with_context(|| format!("{}: malformed CSV", file.display()))?;
+                let line = r.position().map_or(0, |p| p.line() as usize);
+                Ok((line, r.get(0).unwrap_or_default().to_string()))
+            })
+            .collect::<Result<_>>()?
+    } else {
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim().to_string()))
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    };
+    forms
+        .into_iter()
+        .map(|(line, form)| {
+            space
+                .parse_candidate(&form)
+                .map_err(|e| anyhow!("{}:{line}: {e}", file.display()))
+        })
+        .collect()
 }
 
 pub fn run(a: TabulateArgs) -> Result<()> {
@@ -76,20 +86,7 @@ pub fn run(a: TabulateArgs) -> Result<()> {
         bail!("--seeds must be at least 1");
     }
     let candidates = match &a.candidates {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            text.lines()
-                .enumerate()
-                .map(|(i, l)| (i, l.trim()))
-                .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
-                .map(|(i, l)| {
-                    space
-                        .parse_candidate(l)
-                        .map_err(|e| anyhow!("{}:{}: {e}", file.display(), i + 1))
-                })
-                .collect::<Result<Vec<_>>>()?
-        }
+        Some(file) => read_candidates(&space, file)?,
         None => {
             let mut rng = trial_rng(a.draw_seed, u64::MAX - 3);
             let mut seen = HashSet::new();
@@ -114,22 +111,28 @@ pub fn run(a: TabulateArgs) -> Result<()> {
     // Resume: networks already in the file are done; its header fixes the columns.
     let mut done = BTreeSet::new();
     let mut header: Option<Vec<String>> = None;
-    if let Ok(text) = std::fs::read_to_string(&a.out) {
-        let mut lines = text.lines();
-        if let Some(h) = lines.next() {
-            header = Some(csv_fields(h));
+    if let Ok(mut r) = csv::Reader::from_path(&a.out) {
+        let h = r
+            .headers()
+            .with_context(|| format!("{}: malformed CSV", a.out.display()))?;
+        if !h.is_empty() {
+            header = Some(h.iter().map(String::from).collect());
         }
-        for l in lines {
-            if let Some(k) = csv_fields(l).first() {
-                done.insert(k.clone());
+        for rec in r.records() {
+            let rec = rec.with_context(|| format!("{}: malformed CSV", a.out.display()))?;
+            if let Some(k) = rec.get(0) {
+                done.insert(k.to_string());
             }
         }
     }
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&a.out)
         .with_context(|| format!("cannot write {}", a.out.display()))?;
+    let mut out = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(file);
     let todo: Vec<_> = candidates
         .iter()
         .filter(|c| !done.contains(&space.print(c)))
@@ -168,6 +171,7 @@ pub fn run(a: TabulateArgs) -> Result<()> {
             continue;
         }
         let metrics: Vec<String> = per_seed[0].keys().cloned().collect();
+        let new_header = header.is_none();
         let cols = header.get_or_insert_with(|| {
             // Per-seed columns for what the seed changes (accuracy, loss), not for what it
             // cannot (parameters, FLOPs), judged on the first network.
@@ -181,10 +185,12 @@ pub fn run(a: TabulateArgs) -> Result<()> {
                     }
                 }
             }
-            writeln!(file, "{}", h.join(",")).ok();
             h
         });
-        let mut row = vec![quote(&space.print(c))];
+        if new_header {
+            out.write_record(cols.iter())?;
+        }
+        let mut row = vec![space.print(c)];
         for col in &cols[1..] {
             let (metric, seed) = match col.rsplit_once("_seed") {
                 Some((m, s)) if s.parse::<u64>().is_ok() => (m, s.parse::<usize>().ok()),
@@ -202,8 +208,8 @@ pub fn run(a: TabulateArgs) -> Result<()> {
             };
             row.push(value.map(|v| v.to_string()).unwrap_or_default());
         }
-        writeln!(file, "{}", row.join(","))?;
-        file.flush()?;
+        out.write_record(&row)?;
+        out.flush()?;
         let el = start.elapsed().as_secs_f64();
         eprintln!(
             "  [{}/{}] {:.0} s elapsed, about {:.0} s left",
@@ -224,13 +230,30 @@ pub fn run(a: TabulateArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::csv_fields;
+    use super::read_candidates;
+    use hnas_space::Space;
 
     #[test]
-    fn quoted_fields_keep_their_commas() {
-        assert_eq!(
-            csv_fields("\"a(b=1,c=\"\"x\"\")\",2,"),
-            vec!["a(b=1,c=\"x\")", "2", ""]
-        );
+    fn candidates_come_from_a_list_or_from_a_table_with_quoted_forms() {
+        let space =
+            Space::parse("s.hnas", "net = pair(a = p, b = q)\np = x | y\nq = u | v").unwrap();
+        let dir = std::env::temp_dir().join(format!("hnas-tabulate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let list = dir.join("list.txt");
+        std::fs::write(&list, "# two\npair(a=x,b=v)\n\npair(a=y,b=u)\n").unwrap();
+        let table = dir.join("t.csv");
+        std::fs::write(&table, "arch,score\n\"pair(a=x,b=v)\",1\n").unwrap();
+        let print = |f| -> Vec<String> {
+            read_candidates(&space, f)
+                .unwrap()
+                .iter()
+                .map(|c| space.print(c))
+                .collect()
+        };
+        assert_eq!(print(&list), ["pair(a=x,b=v)", "pair(a=y,b=u)"]);
+        assert_eq!(print(&table), ["pair(a=x,b=v)"]);
+        std::fs::write(&list, "pair(a=z,b=v)\n").unwrap();
+        let err = read_candidates(&space, &list).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}:1:", list.display())), "{err}");
     }
 }

@@ -9,7 +9,7 @@ use hnas_search::predict::{kendall_tau, spearman, Encoder, Features, ModelKind, 
 use hnas_search::{trial_rng, Forms};
 use hnas_space::{Candidate, Space};
 use hnas_store::{TrialRecord, TrialState};
-use rand::Rng;
+use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -146,9 +146,7 @@ pub fn draw_labelled(
         // A seeded shuffle: each seed splits the list into other training and test sets.
         let mut list = list.clone();
         let mut rng = trial_rng(seed, u64::MAX - 5);
-        for i in (1..list.len()).rev() {
-            list.swap(i, rng.random_range(0..=i));
-        }
+        list.shuffle(&mut rng);
         Some(list.into_iter())
     } else if cfg.every_form {
         let all: Vec<Candidate> = space
@@ -397,10 +395,7 @@ pub fn fit_on_trials(
         // A seeded shuffle decides which trials are held out.
         let mut order: Vec<usize> = (0..data.len()).collect();
         let mut rng = trial_rng(seed, 0);
-        for i in (1..order.len()).rev() {
-            let j = rng.random_range(0..=i);
-            order.swap(i, j);
-        }
+        order.shuffle(&mut rng);
         let (test, train) = order.split_at(holdout);
         let mut m = kind.build(seed);
         let xs: Vec<Features> = train.iter().map(|&i| data[i].0.clone()).collect();

@@ -19,7 +19,7 @@
 //! left out of the metrics and its reason is given in `missing`.
 
 use crate::compile::{compile, Skeleton};
-use crate::data::{self, Dataset};
+use crate::data::Dataset;
 use crate::model::{Forward, Model, Probe};
 use crate::net::{Net, Shape};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
@@ -215,6 +215,26 @@ fn summed(model: &Model, grads: &Gradients, how: Sum) -> Result<f64, String> {
     Ok(s.total)
 }
 
+/// The logits of `x`, with a probe into the pass if given.
+fn logits(net: &Net, model: &Model, x: Tensor<4>, probe: Option<&mut Probe>) -> Tensor<2> {
+    Forward {
+        net,
+        model,
+        dropout: None,
+        probe,
+    }
+    .logits(x)
+}
+
+/// The gradients of the cross-entropy of `batch`.
+fn loss_grads(net: &Net, model: &Model, batch: &Batch, device: &Device) -> Gradients {
+    let (x, y) = batch.tensors(device);
+    CrossEntropyLossConfig::new()
+        .init(device)
+        .forward(logits(net, model, x, None), y)
+        .backward()
+}
+
 /// Every asked proxy of `net`, its weights drawn with `seed`; `batch` is needed by the
 /// proxies that read data.
 pub fn score(net: &Net, proxies: &[Proxy], batch: Option<&Batch>, seed: u64) -> Scores {
@@ -224,7 +244,7 @@ pub fn score(net: &Net, proxies: &[Proxy], batch: Option<&Batch>, seed: u64) -> 
         Ok(v) => out.values.push((p, v)),
         Err(e) => out.missing.push((p, e)),
     };
-    let mut loss_grads = None;
+    let mut loss_grads_once = None;
     for &p in proxies {
         if p.needs_data() && batch.is_none() {
             put(p, Err("needs a dataset (proxy:DATASET)".into()));
@@ -235,20 +255,9 @@ pub fn score(net: &Net, proxies: &[Proxy], batch: Option<&Batch>, seed: u64) -> 
             Proxy::Flops => put(p, Ok(net.flops() as f64)),
             Proxy::Synflow => put(p, synflow(net, &device, seed)),
             Proxy::GradNorm | Proxy::Snip => {
-                let (model, grads) = loss_grads.get_or_insert_with(|| {
+                let (model, grads) = loss_grads_once.get_or_insert_with(|| {
                     let model = Model::init(net, &device, seed);
-                    let (x, y) = batch.expect("checked").tensors(&device);
-                    let logits = Forward {
-                        net,
-                        model: &model,
-                        dropout: None,
-                        probe: None,
-                    }
-                    .logits(x);
-                    let loss = CrossEntropyLossConfig::new()
-                        .init(&device)
-                        .forward(logits, y);
-                    let grads = loss.backward();
+                    let grads = loss_grads(net, &model, batch.expect("checked"), &device);
                     (model, grads)
                 });
                 let how = if p == Proxy::Snip {
@@ -274,14 +283,7 @@ fn synflow(net: &Net, device: &Device, seed: u64) -> Result<f64, String> {
         skip_batch_norm: true,
         ..Probe::default()
     };
-    let r = Forward {
-        net,
-        model: &model,
-        dropout: None,
-        probe: Some(&mut probe),
-    }
-    .logits(x)
-    .sum();
+    let r = logits(net, &model, x, Some(&mut probe)).sum();
     let grads = r.backward();
     let s = summed(&model, &grads, Sum::Saliency)?;
     if s <= 0.0 {
@@ -298,13 +300,7 @@ fn naswot(net: &Net, batch: &Batch, seed: u64) -> Result<f64, String> {
         record_codes: true,
         ..Probe::default()
     };
-    let _ = Forward {
-        net,
-        model: &model,
-        dropout: None,
-        probe: Some(&mut probe),
-    }
-    .logits(x);
+    let _ = logits(net, &model, x, Some(&mut probe));
     if probe.codes.is_empty() {
         return Err("the network has no activation layer".into());
     }
@@ -332,14 +328,7 @@ fn jacov(net: &Net, device: &Device, batch: &Batch, seed: u64) -> Result<f64, St
     let model = Model::init(net, device, seed);
     let (x, _) = batch.tensors(device);
     let x = x.require_grad();
-    let y = Forward {
-        net,
-        model: &model,
-        dropout: None,
-        probe: None,
-    }
-    .logits(x.clone())
-    .sum();
+    let y = logits(net, &model, x.clone(), None).sum();
     let grads = y.backward();
     let j = x
         .grad(&grads)
@@ -411,18 +400,7 @@ fn zico(net: &Net, device: &Device, batch: &Batch, seed: u64) -> Result<f64, Str
             y: batch.y[a..b].to_vec(),
             shape: batch.shape,
         };
-        let (x, y) = part.tensors(device);
-        let logits = Forward {
-            net,
-            model: &model,
-            dropout: None,
-            probe: None,
-        }
-        .logits(x);
-        let loss = CrossEntropyLossConfig::new()
-            .init(device)
-            .forward(logits, y);
-        let grads = loss.backward();
+        let grads = loss_grads(net, &model, &part, device);
         let mut c = Collect {
             grads: &grads,
             out: Vec::new(),
@@ -522,10 +500,9 @@ pub fn symmetric_eigenvalues(a: &mut [f64], n: usize) -> Vec<f64> {
 }
 
 /// Where the `proxy:` evaluator's inputs come from.
-#[derive(Debug, Clone)]
 enum Input {
-    /// A dataset, as `train:` names them.
-    Data(String),
+    /// A dataset, read as `train:` reads it (all of its training split).
+    Data(Box<crate::evaluator::TrainEvaluator>),
     /// Only a shape and a class count: data-free proxies only.
     Shape(Shape, usize),
 }
@@ -542,7 +519,8 @@ pub struct ProxyEvaluator {
     pub reference: usize,
     /// The proxies `aggregate` averages the ranks of.
     pub aggregate: Vec<Proxy>,
-    data: OnceLock<Result<(Arc<Dataset>, Batch), String>>,
+    /// The minibatch the data proxies read, drawn once.
+    batch_data: OnceLock<Batch>,
     /// Per space (by its text's hash): each reference network's value of each proxy of
     /// `aggregate`, sorted per proxy.
     references: Mutex<HashMap<u64, Arc<Vec<Vec<f64>>>>>,
@@ -566,20 +544,20 @@ impl ProxyEvaluator {
                 ))
             })?);
         } else {
-            // Checked the way `train:` checks it.
-            crate::evaluator::TrainEvaluator::parse(head)?;
-            dataset = Some(head.to_string());
+            let mut t = crate::evaluator::TrainEvaluator::parse(head)?;
+            t.train_size = None;
+            dataset = Some(Box::new(t));
         }
         let mut ev = ProxyEvaluator {
             name: name.clone(),
-            input: Input::Data(String::new()),
+            input: Input::Shape(Shape::Flat { f: 1 }, 1),
             proxies: Vec::new(),
             batch: 64,
             seed: 0,
             skeleton: Skeleton::default(),
             reference: 100,
             aggregate: Vec::new(),
-            data: OnceLock::new(),
+            batch_data: OnceLock::new(),
             references: Mutex::new(HashMap::new()),
         };
         let mut aggregate: Option<Vec<Proxy>> = None;
@@ -678,26 +656,14 @@ impl ProxyEvaluator {
     fn frame(&self) -> Result<(Shape, usize, Option<Batch>), EvalError> {
         match &self.input {
             Input::Shape(s, k) => Ok((*s, *k, None)),
-            Input::Data(name) => {
-                let r = self
-                    .data
-                    .get_or_init(|| {
-                        let d = match name.as_str() {
-                            "mnist1d" | "mnist-1d" => Ok(data::mnist1d()),
-                            "fashion-mnist" | "fashion_mnist" | "fmnist" => data::fashion_mnist(),
-                            other => match other.split_once(':') {
-                                Some(("idx", p)) => data::idx_dir(std::path::Path::new(p)),
-                                Some(("csv", p)) => data::csv_file(std::path::Path::new(p)),
-                                _ => unreachable!("checked by parse"),
-                            },
-                        }
-                        .map_err(|e| e.to_string())?;
-                        let b = Batch::from_dataset(&d, self.batch, self.seed);
-                        Ok((Arc::new(d), b))
-                    })
-                    .clone()
-                    .map_err(|e| EvalError::Fatal(format!("evaluator '{}': {e}", self.name)))?;
-                Ok((r.0.input, r.0.classes, Some(r.1)))
+            Input::Data(t) => {
+                let d = t
+                    .dataset()
+                    .map_err(|e| EvalError::Fatal(format!("{}: {e}", self.name)))?;
+                let b = self
+                    .batch_data
+                    .get_or_init(|| Batch::from_dataset(&d, self.batch, self.seed));
+                Ok((d.input, d.classes, Some(b.clone())))
             }
         }
     }

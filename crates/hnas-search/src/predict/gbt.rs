@@ -201,7 +201,7 @@ impl Predictor for Gbt {
                 o
             })
             .collect();
-        let nb = (0..cols.width()).take_while(|&j| cols.is_bit(j)).count();
+        let nb = cols.bits();
         let active: Vec<Vec<usize>> = rows
             .iter()
             .map(|r| (0..nb).filter(|&j| r[j] > 0.5).collect())

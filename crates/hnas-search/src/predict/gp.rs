@@ -115,7 +115,8 @@ impl Predictor for Gp {
         }
         pos.sort_by(f64::total_cmp);
         let median = pos.get(pos.len() / 2).copied().unwrap_or(1.0).sqrt();
-        let mut best: Option<(f64, (usize, usize), Fitted)> = None;
+        type Choice = (Vec<f64>, Vec<f64>, f64, f64);
+        let mut best: Option<(f64, (usize, usize), Choice)> = None;
         let near = |i: usize, at: Option<usize>| at.is_none_or(|a| i.abs_diff(a) <= 1);
         for (si, scale) in SCALES.iter().enumerate() {
             if !near(si, self.last.map(|l| l.0)) {
@@ -141,25 +142,21 @@ impl Predictor for Gp {
                 let fit: f64 = y.iter().zip(&alpha).map(|(a, b)| a * b).sum();
                 let lml = -0.5 * fit - 0.5 * log_det;
                 if best.as_ref().is_none_or(|b| lml > b.0) {
-                    best = Some((
-                        lml,
-                        (si, ni),
-                        Fitted {
-                            cols: cols.clone(),
-                            rows: rows.clone(),
-                            alpha,
-                            chol,
-                            length,
-                            noise,
-                            y_mean,
-                            y_sd,
-                        },
-                    ));
+                    best = Some((lml, (si, ni), (alpha, chol, length, noise)));
                 }
             }
         }
         self.last = best.as_ref().map(|b| b.1);
-        self.fitted = best.map(|b| b.2);
+        self.fitted = best.map(|(_, _, (alpha, chol, length, noise))| Fitted {
+            cols,
+            rows,
+            alpha,
+            chol,
+            length,
+            noise,
+            y_mean,
+            y_sd,
+        });
     }
 
     fn predict(&self, x: &Features) -> Prediction {

@@ -246,6 +246,11 @@ impl Columns {
         self.bit_col.len() + self.dense
     }
 
+    /// How many columns hold binary features (they come first).
+    pub(crate) fn bits(&self) -> usize {
+        self.bit_col.len()
+    }
+
     /// Whether column `j` holds a binary feature.
     pub(crate) fn is_bit(&self, j: usize) -> bool {
         j < self.bit_col.len()
