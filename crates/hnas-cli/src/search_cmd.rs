@@ -226,11 +226,16 @@ pub const DEFAULT_EVALUATOR: &str = "train:mnist1d";
 pub const DEFAULT_STRATEGY: &str = "rea:population=10,sample=3";
 pub const DEFAULT_BUDGET: u64 = 30;
 
-/// Builds an evaluator from its name: `train:..` and `proxy:..` here (hnas-train), the rest
-/// in hnas-eval.
+/// Builds an evaluator from its name: `train:..`, `proxy:..` and `oneshot:..` here
+/// (hnas-train), the rest in hnas-eval.
 pub fn evaluator_from_name(name: &str) -> Result<Box<dyn Evaluator>> {
     if let Some(spec) = name.strip_prefix("proxy:") {
         return Ok(Box::new(hnas_train::proxy::ProxyEvaluator::parse(spec)?));
+    }
+    if let Some(spec) = name.strip_prefix("oneshot:") {
+        return Ok(Box::new(hnas_train::oneshot::OneShotEvaluator::parse(
+            spec,
+        )?));
     }
     match hnas_train::from_name(name) {
         Some(ev) => Ok(Box::new(ev?)),

@@ -143,7 +143,8 @@ impl Settings {
 
 /// The objective and report metrics a preset evaluator is searched with by default:
 /// `nb201:*` max:valid_12 reporting test_200, `hash`/`sleep:` max:score, `train:*`
-/// max:accuracy reporting test accuracy, size and latency. `None`: it must be given.
+/// max:accuracy reporting test accuracy, size and latency, `oneshot:*` max:accuracy.
+/// `None`: it must be given.
 pub fn default_objective(evaluator: &str) -> Option<(String, Vec<String>)> {
     if evaluator.starts_with("nb201:") {
         Some(("max:valid_12".into(), vec!["test_200".into()]))
@@ -155,6 +156,11 @@ pub fn default_objective(evaluator: &str) -> Option<(String, Vec<String>)> {
             ["test_accuracy", "params", "flops", "latency_ms"]
                 .map(String::from)
                 .to_vec(),
+        ))
+    } else if evaluator.starts_with("oneshot:") {
+        Some((
+            "max:accuracy".into(),
+            ["params", "flops"].map(String::from).to_vec(),
         ))
     } else {
         None

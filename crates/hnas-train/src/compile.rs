@@ -5,7 +5,7 @@
 
 use crate::net::{Act, DagEdge, Layer, Net, Node, Shape, Unit, Win};
 use serde_json::{Map, Value as Json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 /// Why a candidate is not a network: where in the candidate, and what.
@@ -36,6 +36,14 @@ pub enum Optim {
 }
 
 impl Optim {
+    pub fn name(self) -> &'static str {
+        match self {
+            Optim::Sgd => "sgd",
+            Optim::Adam => "adam",
+            Optim::AdamW => "adamw",
+        }
+    }
+
     pub fn from_name(s: &str) -> Option<Optim> {
         Some(match s {
             "sgd" => Optim::Sgd,
@@ -81,6 +89,11 @@ impl Default for Skeleton {
 pub struct Compiled {
     pub net: Net,
     pub train: TrainArgs,
+    /// Where in the candidate each unit of `net.units` was made: the path of operations,
+    /// arguments and list positions down to it, then `#k` for the k-th unit made there.
+    /// Two candidates that make a unit at the same place (the same option of the same
+    /// choice, under the same ancestors) give it the same path: what a supernet shares.
+    pub unit_paths: Vec<String>,
 }
 
 const TRAIN_ARGS: [&str; 6] = [
@@ -158,6 +171,8 @@ pub fn compile(
     let mut b = Builder {
         shared,
         units: Vec::new(),
+        unit_paths: Vec::new(),
+        made_at: HashMap::new(),
         path: vec!["root".into()],
     };
     let mut train = TrainArgs::default();
@@ -219,12 +234,16 @@ pub fn compile(
             units: b.units,
         },
         train,
+        unit_paths: b.unit_paths,
     })
 }
 
 struct Builder<'a> {
     shared: &'a Map<String, Json>,
     units: Vec<Unit>,
+    unit_paths: Vec<String>,
+    /// Units made so far at each path.
+    made_at: HashMap<String, usize>,
     path: Vec<String>,
 }
 
@@ -266,6 +285,10 @@ impl<'a> Builder<'a> {
     }
 
     fn unit(&mut self, u: Unit) -> usize {
+        let at = self.path.join(".");
+        let k = self.made_at.entry(at.clone()).or_insert(0);
+        self.unit_paths.push(format!("{at}#{k}"));
+        *k += 1;
         self.units.push(u);
         self.units.len() - 1
     }

@@ -15,8 +15,10 @@ pub mod evaluator;
 pub mod export;
 pub mod model;
 pub mod net;
+pub mod oneshot;
 pub mod ops;
 pub mod proxy;
+pub mod supernet;
 pub mod train;
 
 pub use compile::{compile, CompileError, Compiled, Optim, Skeleton, TrainArgs, OPERATIONS};

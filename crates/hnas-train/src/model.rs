@@ -53,6 +53,18 @@ impl Model {
     }
 }
 
+impl UnitModule {
+    /// Fresh weights for one unit, the same for the same seed (a supernet grows its pool of
+    /// shared units one at a time, each seeded by its own place).
+    pub fn init(u: &Unit, device: &Device, seed: u64) -> UnitModule {
+        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+        device.seed(seed);
+        let unit = init_unit(u, device);
+        unit.visit(&mut Materialize);
+        unit
+    }
+}
+
 struct Materialize;
 
 impl ModuleVisitor for Materialize {

@@ -205,7 +205,7 @@ pub struct Node {
 }
 
 /// A parametric unit, in the order the network's units are numbered.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Unit {
     Conv {
         cin: usize,

@@ -138,7 +138,7 @@ pub fn backend_name() -> &'static str {
     }
 }
 
-fn batch_tensors(
+pub(crate) fn batch_tensors(
     split: &Split,
     idx: &[usize],
     dims: [usize; 3],

@@ -1,0 +1,238 @@
+//! One-shot weight sharing: weights shared by place, resumable training, scoring that does not
+//! depend on what was scored before, and the spaces a supernet refuses.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{Tensor, TensorData};
+use hnas_eval::Evaluator;
+use hnas_space::Space;
+use hnas_train::data::{mnist1d, Dataset};
+use hnas_train::model::Forward;
+use hnas_train::oneshot::OneShotEvaluator;
+use hnas_train::supernet::{Supernet, SupernetConfig, SupernetError};
+use hnas_train::{Compiled, Model, Skeleton};
+
+fn nb201() -> Space {
+    let path = format!(
+        "{}/../../examples/spaces/nb201.hnas",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Space::parse("nb201.hnas", &std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn small_data(n: usize) -> Dataset {
+    let mut d = mnist1d();
+    d.train = d.train.truncated(n, d.input.numel());
+    d
+}
+
+const SKELETON: Skeleton = Skeleton {
+    channels: 4,
+    cells: 1,
+};
+
+fn config(epochs: usize) -> SupernetConfig {
+    SupernetConfig {
+        epochs,
+        batch: 32,
+        calibrate: 64,
+        ..SupernetConfig::default()
+    }
+}
+
+// A and B share the 3×3 convolution on edge 0→1; C has a 1×1 convolution there.
+const A: &str = "dag(0>1:nor_conv_3x3,0>2:nor_conv_1x1,1>2:skip_connect,0>3:avg_pool_3x3,1>3:nor_conv_3x3,2>3:nor_conv_3x3)";
+const B: &str =
+    "dag(0>1:nor_conv_3x3,0>2:none,1>2:skip_connect,0>3:none,1>3:skip_connect,2>3:skip_connect)";
+const C: &str =
+    "dag(0>1:nor_conv_1x1,0>2:none,1>2:skip_connect,0>3:none,1>3:skip_connect,2>3:skip_connect)";
+
+fn compiled(net: &Supernet, space: &Space, text: &str) -> Compiled {
+    net.compile(space, &space.parse_candidate(text).unwrap())
+        .unwrap()
+}
+
+fn logits(c: &Compiled, model: &Model, data: &Dataset) -> Vec<f32> {
+    let x = Tensor::<4>::from_data(
+        TensorData::new(data.valid.x[..8 * 40].to_vec(), [8, 1, 1, 40]),
+        &hnas_train::train::device(),
+    );
+    Forward {
+        net: &c.net,
+        model: &model.valid(),
+        dropout: None,
+        probe: None,
+    }
+    .logits(x)
+    .into_data()
+    .try_to_vec::<f32>()
+    .unwrap()
+}
+
+struct Zero;
+
+impl ModuleMapper for Zero {
+    fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, t, mapper) = p.consume();
+        Param::from_mapped_value(id, t.zeros_like(), mapper)
+    }
+}
+
+#[test]
+fn changing_one_options_weights_changes_every_network_with_that_option_and_no_other() {
+    let space = nb201();
+    let data = small_data(128);
+    let mut net = Supernet::new(&space, &data, SKELETON, config(1)).unwrap();
+    net.train(&space, &data, None, None, &mut |_| {}).unwrap();
+    let (a, b, c) = (
+        compiled(&net, &space, A),
+        compiled(&net, &space, B),
+        compiled(&net, &space, C),
+    );
+    let before: Vec<Vec<f32>> = [&a, &b, &c]
+        .iter()
+        .map(|x| logits(x, &net.inherit(x).0, &data))
+        .collect();
+    // Zero the weights of A's convolution on edge 0→1 (its first unit made there).
+    let slot = a
+        .unit_paths
+        .iter()
+        .position(|p| p.contains("edge 0->1.nor_conv_3x3") && p.ends_with("#0"))
+        .expect("a unit on edge 0->1");
+    let mut model = net.inherit(&a).0;
+    let unit = model.units.remove(slot);
+    model.units.insert(slot, unit.map(&mut Zero));
+    net.put(&a, model);
+    let after: Vec<Vec<f32>> = [&a, &b, &c]
+        .iter()
+        .map(|x| logits(x, &net.inherit(x).0, &data))
+        .collect();
+    assert_ne!(before[0], after[0], "A uses the changed weights");
+    assert_ne!(before[1], after[1], "B shares them");
+    assert_eq!(before[2], after[2], "C has another option on that edge");
+}
+
+#[test]
+fn a_resumed_supernet_continues_from_its_saved_state() {
+    let space = nb201();
+    let data = small_data(320);
+    let whole = tempdir("whole");
+    let cut = tempdir("cut");
+    let mut straight = Supernet::new(&space, &data, SKELETON, config(2)).unwrap();
+    straight
+        .train(&space, &data, None, Some(&whole), &mut |_| {})
+        .unwrap();
+    // Stopped after one epoch (a killed process), then opened from disk and finished.
+    let mut first = Supernet::new(&space, &data, SKELETON, config(2)).unwrap();
+    first
+        .train(&space, &data, Some(1), Some(&cut), &mut |_| {})
+        .unwrap();
+    drop(first);
+    let mut resumed = Supernet::open(&cut, &space, &data, SKELETON, config(2)).unwrap();
+    assert_eq!(resumed.epochs_done(), 1);
+    resumed
+        .train(&space, &data, None, Some(&cut), &mut |_| {})
+        .unwrap();
+    assert_eq!(resumed.epochs_done(), 2);
+    assert_eq!(resumed.shared_units(), straight.shared_units());
+    for text in [A, B, C] {
+        let x = compiled(&straight, &space, text);
+        // Batch norms' running statistics are not kept (a score recalibrates them): the
+        // scores compare the weights and what the optimizer did with them.
+        let s1 = straight.score(&x, &data).unwrap();
+        let s2 = resumed.score(&x, &data).unwrap();
+        assert_eq!(s1.accuracy, s2.accuracy);
+        assert!((s1.loss - s2.loss).abs() < 1e-9, "{s1:?} vs {s2:?}");
+    }
+    for (p, q) in straight.epoch_losses().iter().zip(resumed.epoch_losses()) {
+        assert!((p - q).abs() < 1e-6);
+    }
+    // A supernet of other settings is not silently reused.
+    let other = SupernetConfig {
+        seed: 7,
+        ..config(2)
+    };
+    let err = Supernet::open(&cut, &space, &data, SKELETON, other)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("another space"), "{err}");
+}
+
+#[test]
+fn scores_learn_and_do_not_depend_on_what_was_scored_before() {
+    let space = nb201();
+    let data = small_data(1000);
+    let fresh = Supernet::new(&space, &data, SKELETON, config(3)).unwrap();
+    let mut net = Supernet::new(&space, &data, SKELETON, config(3)).unwrap();
+    net.train(&space, &data, None, None, &mut |_| {}).unwrap();
+    let losses = net.epoch_losses();
+    assert!(losses[2] < losses[0], "{losses:?}");
+    let (a, c) = (compiled(&net, &space, A), compiled(&net, &space, C));
+    let first = net.score(&a, &data).unwrap();
+    let _ = net.score(&c, &data).unwrap();
+    let again = net.score(&a, &data).unwrap();
+    assert_eq!(first.accuracy, again.accuracy);
+    assert_eq!(first.loss, again.loss);
+    // Inherited trained weights beat the same networks' untrained ones.
+    let mean = |n: &Supernet| {
+        [A, B, C]
+            .iter()
+            .map(|t| n.score(&compiled(n, &space, t), &data).unwrap().loss)
+            .sum::<f64>()
+            / 3.0
+    };
+    let untrained = fresh.score(&a, &data).unwrap();
+    assert_eq!(untrained.untrained, a.net.units.len());
+    assert!(
+        mean(&net) < mean(&fresh) - 0.1,
+        "{} vs {}",
+        mean(&net),
+        mean(&fresh)
+    );
+}
+
+#[test]
+fn a_choice_of_training_setting_is_refused_naming_it() {
+    let space = Space::parse(
+        "lr.hnas",
+        "net = net(body = c, lr = {0.1, 0.01})\nc = conv(channels = 4, kernel = 3)",
+    )
+    .unwrap();
+    let data = small_data(64);
+    let err = Supernet::new(&space, &data, SKELETON, config(1))
+        .err()
+        .expect("refused");
+    assert!(matches!(err, SupernetError::Unsupported(_)));
+    assert!(err.to_string().contains("`lr`"), "{err}");
+}
+
+#[test]
+fn the_oneshot_evaluator_scores_at_rung_zero_and_trains_above_it() {
+    let space = nb201();
+    let dir = tempdir("evaluator");
+    let mut ev = OneShotEvaluator::parse(&format!(
+        "mnist1d,epochs=1,train_size=200,channels=4,calibrate=64,file={}",
+        dir.display()
+    ))
+    .unwrap();
+    ev.verbose = false;
+    assert_eq!(ev.fidelities()[0], 0.0);
+    assert!(ev.cost(None) < ev.cost(Some(1.0)));
+    let c = space.parse_candidate(A).unwrap();
+    let m = ev.evaluate(&space, &c, None).unwrap();
+    assert_eq!(m["epochs"], 0.0);
+    assert!(m["accuracy"] >= 0.0 && m["accuracy"] <= 100.0);
+    assert!(dir.join("meta.json").exists(), "the supernet is kept");
+    let t = ev.evaluate(&space, &c, Some(1.0)).unwrap();
+    assert_eq!(t["epochs"], 1.0);
+    assert!(t.contains_key("test_accuracy"));
+    let bad = OneShotEvaluator::parse("mnist1d,rule=greedy")
+        .err()
+        .unwrap();
+    assert!(bad.to_string().contains("uniform or sandwich"), "{bad}");
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hnas-supernet-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
