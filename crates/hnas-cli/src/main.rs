@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod bench_train_cmd;
+mod darts_cmd;
 mod export_cmd;
 mod illuminate_cmd;
 mod predict_cmd;
@@ -70,6 +71,9 @@ enum Command {
     /// Build a benchmark table of one's own: distinct networks of a space, each evaluated
     /// with several seeds, as a CSV the table: evaluator reads.
     Tabulate(tabulate_cmd::TabulateArgs),
+    /// Differentiable search (DARTS, GDAS, β-DARTS) over a cell space: the found cell as a
+    /// candidate of the space, optionally trained and placed in a table.
+    Darts(darts_cmd::DartsArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Illuminate(args) => illuminate_cmd::run_illuminate(args),
         Command::Predict(args) => predict_cmd::run(args),
         Command::Tabulate(args) => tabulate_cmd::run(args),
+        Command::Darts(args) => darts_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

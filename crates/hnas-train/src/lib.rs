@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod compile;
+pub mod darts;
 pub mod data;
 pub mod evaluator;
 pub mod export;

@@ -146,7 +146,7 @@ impl Forward<'_> {
         y.reshape([b, o, 1, 1])
     }
 
-    fn run(&mut self, n: &Node, x: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn run(&mut self, n: &Node, x: Tensor<4>) -> Tensor<4> {
         match &n.layer {
             Layer::Conv { unit, .. } => match self.unit(*unit) {
                 UnitModule::Conv(c) => crate::ops::conv(c, x),

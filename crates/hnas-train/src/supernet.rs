@@ -160,12 +160,12 @@ pub struct Supernet {
     keys: Vec<String>,
     units: Vec<Unit>,
     index: HashMap<String, usize>,
-    pool: Model,
+    pub(crate) pool: Model,
     optim: ModuleOptimizer,
     epochs_done: usize,
     steps_done: usize,
     epoch_losses: Vec<f64>,
-    device: Device,
+    pub(crate) device: Device,
 }
 
 fn stable_hash(x: impl Hash) -> u64 {
@@ -339,7 +339,7 @@ impl Supernet {
 
     /// The pool slots of a compiled candidate's units, adding fresh ones for units not met
     /// before.
-    fn slots(&mut self, c: &Compiled) -> Vec<usize> {
+    pub(crate) fn slots(&mut self, c: &Compiled) -> Vec<usize> {
         let mut out = Vec::with_capacity(c.net.units.len());
         for (path, u) in c.unit_paths.iter().zip(&c.net.units) {
             let key = unit_key(path, u);

@@ -236,3 +236,71 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     d
 }
+
+mod darts {
+    use super::*;
+    use hnas_train::darts::{search, DartsConfig, DartsError, Method, Selection};
+
+    // With `none` on its one edge the cell passes nothing, and every later stage sees a
+    // constant: `skip_connect` is strictly better by construction.
+    fn two_options() -> Space {
+        Space::parse(
+            "two.hnas",
+            "cell = dag(nodes = 2, edge = op, zero = none, identity = skip_connect)\nop = none | skip_connect",
+        )
+        .unwrap()
+    }
+
+    fn run(method: Method, selection: Selection) -> hnas_train::darts::DartsResult {
+        let space = two_options();
+        let data = small_data(256);
+        let cfg = DartsConfig {
+            method,
+            selection,
+            epochs: 2,
+            batch: 32,
+            arch_lr: 0.01,
+            tune_steps: 2,
+            select_examples: 100,
+            ..DartsConfig::default()
+        };
+        search(&space, &data, SKELETON, &cfg, &mut |_, _, _| {}).unwrap()
+    }
+
+    #[test]
+    fn architecture_weights_move_toward_the_option_that_is_better_by_construction() {
+        for method in [Method::Darts, Method::Beta, Method::Gdas] {
+            let r = run(method, Selection::Argmax);
+            assert_eq!(r.options, ["none", "skip_connect"]);
+            assert!(
+                r.weights[0][1] > 0.55,
+                "{}: softmax(α) = {:?}",
+                method.name(),
+                r.weights[0]
+            );
+            assert_eq!(r.cell, "dag(0>1:skip_connect)");
+            assert_eq!(r.parameter_free, 1.0);
+        }
+    }
+
+    #[test]
+    fn perturbation_keeps_the_option_whose_removal_costs_most() {
+        let r = run(Method::Darts, Selection::Perturb);
+        assert_eq!(r.chosen, [1]);
+    }
+
+    #[test]
+    fn a_space_that_is_not_one_cell_is_refused_with_the_reason() {
+        let space = Space::parse("n.hnas", hnas_train::DEFAULT_SPACE).unwrap();
+        let err = search(
+            &space,
+            &small_data(64),
+            SKELETON,
+            &DartsConfig::default(),
+            &mut |_, _, _| {},
+        )
+        .unwrap_err();
+        assert!(matches!(err, DartsError::Unsupported(_)));
+        assert!(err.to_string().contains("dag"), "{err}");
+    }
+}
