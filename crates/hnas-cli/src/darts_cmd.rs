@@ -222,7 +222,9 @@ pub fn run(args: DartsArgs) -> Result<()> {
         if !accs.is_empty() {
             let (m, se) = ms(&accs);
             let (c, cse) = ms(&costs);
-            println!("  standalone accuracy {m:.2} ± {se:.2} %; cost {c:.1} ± {cse:.1}× one training");
+            println!(
+                "  standalone accuracy {m:.2} ± {se:.2} %; cost {c:.1} ± {cse:.1}× one training"
+            );
         }
         if !beats.is_empty() {
             let (m, se) = ms(&beats);

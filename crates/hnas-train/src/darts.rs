@@ -140,6 +140,8 @@ pub struct DartsResult {
     pub parameter_free: f64,
     /// Mean training loss of the weights per epoch.
     pub losses: Vec<f64>,
+    /// Mean loss of the α steps per epoch (on the α half, before each step).
+    pub arch_losses: Vec<f64>,
     pub seconds: f64,
 }
 
@@ -431,16 +433,19 @@ pub fn search(
         let c = space.parse_candidate(&line).map_err(|e| {
             DartsError::Unsupported(format!("the cell `{line}` is not in the space: {e}"))
         })?;
-        nets.push(pool.compile(space, &c).map_err(|e| {
-            DartsError::Unsupported(format!("option `{o}` on every edge: {e}"))
-        })?);
+        nets.push(
+            pool.compile(space, &c)
+                .map_err(|e| DartsError::Unsupported(format!("option `{o}` on every edge: {e}")))?,
+        );
     }
     let slots = nets.iter().map(|c| pool.slots(c)).collect();
     let skeleton = (0..nets.len())
-        .max_by_key(|&k| match dags(&nets[k].net.body).first().map(|n| &n.layer) {
-            Some(Layer::Dag { edges, .. }) => edges.len(),
-            _ => 0,
-        })
+        .max_by_key(
+            |&k| match dags(&nets[k].net.body).first().map(|n| &n.layer) {
+                Some(Layer::Dag { edges, .. }) => edges.len(),
+                _ => 0,
+            },
+        )
         .expect("options");
     let relaxed = Relaxed {
         nets,
@@ -473,6 +478,7 @@ pub fn search(
     let total = (steps_per_epoch * cfg.epochs).max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut losses = Vec::new();
+    let mut arch_losses = Vec::new();
     let mut t = 0usize;
 
     let mix_of = |arch: &Arch, t: usize, rng: &mut ChaCha8Rng, fixed: &[Option<usize>]| -> Mix {
@@ -497,7 +503,11 @@ pub fn search(
                     .collect();
                 let g = Tensor::<2>::from_data(TensorData::new(g, [e_n, k_n]), &device);
                 let soft = softmax((alpha + g).div_scalar(tau), 1);
-                let vals: Vec<f32> = soft.clone().into_data().try_to_vec::<f32>().unwrap_or_default();
+                let vals: Vec<f32> = soft
+                    .clone()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default();
                 (0..e_n)
                     .map(|e| match fixed[e] {
                         Some(k) => vec![(k, Tensor::ones([1, 1, 1, 1], &device))],
@@ -532,7 +542,12 @@ pub fn search(
             .map(|row| row.into_iter().map(|(k, w)| (k, w.detach())).collect())
             .collect();
         let loss = loss_fn.forward(relaxed.logits(&models, &mix, x), y);
-        let value = loss.clone().into_data().iter::<f64>().next().unwrap_or(f64::NAN);
+        let value = loss
+            .clone()
+            .into_data()
+            .iter::<f64>()
+            .next()
+            .unwrap_or(f64::NAN);
         if !value.is_finite() || value > 1e4 {
             return Err(DartsError::Diverged(value));
         }
@@ -551,6 +566,7 @@ pub fn search(
         order_w.shuffle(&mut rng);
         order_a.shuffle(&mut rng);
         let mut sum = 0.0;
+        let mut arch_sum = 0.0;
         let mut steps = 0;
         for (iw, ia) in order_w.chunks(batch).zip(order_a.chunks(batch).cycle()) {
             // α on the α half.
@@ -559,6 +575,12 @@ pub fn search(
                 let (x, y) = batch_tensors(&data.train, ia, dims, &device);
                 let mix = mix_of(&arch, t, &mut rng, &free);
                 let mut loss = loss_fn.forward(relaxed.logits(&models, &mix, x), y);
+                arch_sum += loss
+                    .clone()
+                    .into_data()
+                    .iter::<f64>()
+                    .next()
+                    .unwrap_or(f64::NAN);
                 if cfg.method == Method::Beta {
                     let lambda = cfg.beta * t as f64 / total as f64;
                     let reg = arch.alpha.val().exp().sum_dim(1).log().mean();
@@ -573,6 +595,7 @@ pub fn search(
         }
         let loss = sum / steps.max(1) as f64;
         losses.push(loss);
+        arch_losses.push(arch_sum / steps.max(1) as f64);
         progress(epoch + 1, loss, &weights_of(&arch));
     }
 
@@ -591,7 +614,10 @@ pub fn search(
             let mut order: Vec<usize> = (0..e_n).collect();
             order.shuffle(&mut rng);
             let probe: Vec<usize> = a_half.iter().copied().take(cfg.select_examples).collect();
-            let accuracy = |arch: &Arch, pool: &Supernet, fixed: &[Option<usize>], drop: Option<(usize, usize)>| {
+            let accuracy = |arch: &Arch,
+                            pool: &Supernet,
+                            fixed: &[Option<usize>],
+                            drop: Option<(usize, usize)>| {
                 let (_, _, models) = views(&relaxed, &pool.pool);
                 // Expectation, not a sample, for GDAS too: the mixture's accuracy. Batch
                 // norms use each batch's statistics, as while training.
@@ -609,7 +635,10 @@ pub fn search(
                 let mut correct = 0usize;
                 for chunk in probe.chunks(250) {
                     let (x, y) = batch_tensors(&data.train, chunk, dims, &plain);
-                    let pred = relaxed.logits(&models, &mix, x).argmax(1).reshape([chunk.len()]);
+                    let pred = relaxed
+                        .logits(&models, &mix, x)
+                        .argmax(1)
+                        .reshape([chunk.len()]);
                     correct += pred
                         .equal(y)
                         .int()
@@ -634,10 +663,21 @@ pub fn search(
                 let mut order_w = w_half.clone();
                 order_w.shuffle(&mut rng);
                 for idx in order_w.chunks(batch).take(cfg.tune_steps) {
-                    weight_step(&arch, &mut w_optim, &mut pool, idx, t.min(total - 1), &mut rng, &fixed)?;
+                    weight_step(
+                        &arch,
+                        &mut w_optim,
+                        &mut pool,
+                        idx,
+                        t.min(total - 1),
+                        &mut rng,
+                        &fixed,
+                    )?;
                 }
             }
-            fixed.into_iter().map(|k| k.expect("every edge decided")).collect()
+            fixed
+                .into_iter()
+                .map(|k| k.expect("every edge decided"))
+                .collect()
         }
     };
     let ops: Vec<&str> = chosen.iter().map(|&k| cell.options[k].as_str()).collect();
@@ -651,6 +691,7 @@ pub fn search(
         cell: cell_line(&cell.edges, &ops),
         parameter_free,
         losses,
+        arch_losses,
         seconds: start.elapsed().as_secs_f64(),
     })
 }

@@ -268,18 +268,28 @@ mod darts {
     }
 
     #[test]
-    fn architecture_weights_move_toward_the_option_that_is_better_by_construction() {
-        for method in [Method::Darts, Method::Beta, Method::Gdas] {
-            let r = run(method, Selection::Argmax);
-            assert_eq!(r.options, ["none", "skip_connect"]);
+    fn architecture_steps_descend_the_relaxed_loss() {
+        // The weights frozen (learning rate 0): what the α half's loss does is α's doing.
+        let space = nb201();
+        let data = small_data(512);
+        for method in [Method::Darts, Method::Beta] {
+            let cfg = DartsConfig {
+                method,
+                epochs: 4,
+                batch: 64,
+                lr: 0.0,
+                arch_lr: 0.1,
+                beta: 0.0,
+                ..DartsConfig::default()
+            };
+            let r = search(&space, &data, SKELETON, &cfg, &mut |_, _, _| {}).unwrap();
+            let l = &r.arch_losses;
+            assert!(l[3] < l[0] - 0.01, "{}: {l:?}", method.name());
             assert!(
-                r.weights[0][1] > 0.55,
-                "{}: softmax(α) = {:?}",
-                method.name(),
-                r.weights[0]
+                r.weights.iter().any(|w| w.iter().any(|&x| x > 0.3)),
+                "{:?}",
+                r.weights
             );
-            assert_eq!(r.cell, "dag(0>1:skip_connect)");
-            assert_eq!(r.parameter_free, 1.0);
         }
     }
 
