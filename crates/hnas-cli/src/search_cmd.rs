@@ -21,6 +21,7 @@ pub struct SearchArgs {
     /// The evaluator: nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COL][,form=line|nb201],
     /// command:["PROGRAM","ARG",...] (or command:{"argv": [...], "timeout": S, "retries": N, ...}),
     /// train:mnist1d, train:fashion-mnist, train:idx:DIR, train:csv:FILE (options ,epochs=N,lr=X,...),
+    /// proxy:DATASET (zero-cost proxies), oneshot:DATASET (inherited weights of a supernet),
     /// hash (a score from the candidate's hash, for testing), sleep:MS (hash, taking MS ms).
     /// With neither --space nor --evaluator: the default search (MNIST-1D, trained for real).
     #[arg(long)]

@@ -407,13 +407,16 @@ fn halves(split: &Split, seed: u64) -> (Vec<usize>, Vec<usize>) {
     (idx, b)
 }
 
+/// Called after each epoch with the epoch (from 1), the weights' mean loss and softmax(α).
+pub type Progress<'a> = dyn FnMut(usize, f64, &[Vec<f64>]) + 'a;
+
 /// Runs a DARTS-family search on a cell space; the found cell is a candidate of `space`.
 pub fn search(
     space: &Space,
     data: &Dataset,
     skeleton: Skeleton,
     cfg: &DartsConfig,
-    progress: &mut dyn FnMut(usize, f64, &[Vec<f64>]),
+    progress: &mut Progress<'_>,
 ) -> Result<DartsResult, DartsError> {
     let start = Instant::now();
     let cell = cell_of(space)?;

@@ -31,7 +31,7 @@ impl Split {
         self
     }
 
-    fn take(&self, from: usize, to: usize, numel: usize) -> Split {
+    pub(crate) fn take(&self, from: usize, to: usize, numel: usize) -> Split {
         Split {
             x: self.x[from * numel..to * numel].to_vec(),
             y: self.y[from..to].to_vec(),

@@ -45,7 +45,7 @@ pub struct OneShotEvaluator {
 impl OneShotEvaluator {
     /// Parses what follows `oneshot:`: a dataset as `train:` names it, then options.
     /// Supernet options: `epochs` (of the supernet, default 30), `rule=uniform|sandwich`,
-    /// `calibrate=N`, `seed=N`, `file=DIR`, `lr`, `batch`, `optimizer`, `momentum`,
+    /// `calibrate=N`, `score_size=N` (validation examples scored), `seed=N`, `file=DIR`, `lr`, `batch`, `optimizer`, `momentum`,
     /// `weight_decay`; `train_epochs=N` is the standalone training of the top rung; `channels`,
     /// `cells`, `train_size` as for `train:`.
     pub fn parse(spec: &str) -> Result<OneShotEvaluator, EvalError> {
@@ -85,6 +85,7 @@ impl OneShotEvaluator {
                         .map_err(|_| fatal(format!("option seed: expected an integer, found `{v}`")))?
                 }
                 "file" => file = Some(PathBuf::from(v)),
+                "score_size" => config.score_size = count()?,
                 "epochs" => config.epochs = count()?,
                 "train_epochs" => train_epochs = Some(count()?),
                 // Settings of both the supernet's training and the standalone rungs.
@@ -92,7 +93,7 @@ impl OneShotEvaluator {
                 | "cells" | "train_size" | "label_smoothing" => passed.push(p.to_string()),
                 _ => {
                     return Err(fatal(format!(
-                        "unknown option `{k}` (epochs, rule, calibrate, seed, file, lr, batch, \
+                        "unknown option `{k}` (epochs, rule, calibrate, score_size, seed, file, lr, batch, \
                          optimizer, momentum, weight_decay, train_epochs, channels, cells, train_size)"
                     )))
                 }

@@ -82,6 +82,8 @@ pub struct SupernetConfig {
     pub rule: Rule,
     /// Training examples a candidate's batch norms are recalibrated on before it is scored.
     pub calibrate: usize,
+    /// Validation examples a candidate is scored on (the first ones; all when fewer).
+    pub score_size: usize,
 }
 
 impl Default for SupernetConfig {
@@ -96,6 +98,7 @@ impl Default for SupernetConfig {
             seed: 0,
             rule: Rule::Uniform,
             calibrate: 1000,
+            score_size: 2000,
         }
     }
 }
@@ -564,7 +567,12 @@ impl Supernet {
             &self.device,
         );
         let plain = train::device();
-        let (accuracy, loss) = train::evaluate(&c.net, &model.valid(), &data.valid, &plain);
+        let valid = if data.valid.len() > self.cfg.score_size {
+            &data.valid.take(0, self.cfg.score_size, data.input.numel())
+        } else {
+            &data.valid
+        };
+        let (accuracy, loss) = train::evaluate(&c.net, &model.valid(), valid, &plain);
         Ok(Score {
             accuracy,
             loss,
