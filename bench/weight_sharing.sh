@@ -24,27 +24,33 @@ for d in $datasets; do
             table=data/nb201-mnist1d-200.csv
             data=mnist1d,channels=4
             train=5
-            oneshot="oneshot:mnist1d,channels=4,epochs=30"
+            # The supernet as wide as the table's networks, and one 4x wider.
+            variants="c4:oneshot:mnist1d,channels=4,epochs=30 c16:oneshot:mnist1d,channels=16,epochs=30"
             darts_epochs=${DARTS_EPOCHS:-10}
             ;;
         fashion)
             table=data/nb201-fashion-100.csv
             data=fashion-mnist,channels=8,train_size=2000,epochs=2
             train=2
-            oneshot="oneshot:fashion-mnist,channels=8,train_size=2000,epochs=10"
+            variants="c8:oneshot:fashion-mnist,channels=8,train_size=2000,epochs=10"
             darts_epochs=${DARTS_EPOCHS:-3}
             ;;
         *) echo "unknown dataset $d (mnist1d, fashion)" >&2; exit 2 ;;
     esac
     if [[ $parts == *1* ]]; then
         echo "== 1. one-shot ranking on $table"
-        for s in 0 1 2 3 4; do
-            start=$(date +%s.%N)
-            "$hnas" tabulate --space $space --evaluator "$oneshot,seed=$s,file=$work/sn-$d-$s" \
-                --candidates $table --seeds 1 --out "$work/os-$d-$s.csv" >&2
-            python3 -c "print($(date +%s.%N) - $start)" > "$work/os-$d-$s.seconds"
+        for v in ${VARIANTS:-$variants}; do
+            tag=${v%%:*}
+            oneshot=${v#*:}
+            echo "-- $oneshot"
+            for s in 0 1 2 3 4; do
+                start=$(date +%s.%N)
+                "$hnas" tabulate --space $space --evaluator "$oneshot,seed=$s,file=$work/sn-$d-$tag-$s" \
+                    --candidates $table --seeds 1 --out "$work/os-$d-$tag-$s.csv" >&2
+                python3 -c "print($(date +%s.%N) - $start)" > "$work/os-$d-$tag-$s.seconds"
+            done
+            python3 bench/weight_sharing.py $table "$work" $d-$tag 5
         done
-        python3 bench/weight_sharing.py $table "$work" $d 5
     fi
     if [[ $parts == *2* ]]; then
         echo "== 2. DARTS on $table ($darts_epochs epochs)"
