@@ -575,6 +575,8 @@ pub fn search(
             // α on the α half.
             {
                 let (_, _, models) = views(&relaxed, &pool.pool);
+                // Untracked: a forward without a backward would leave its graph behind.
+                let models: Vec<Model> = models.into_iter().map(Module::no_grad).collect();
                 let (x, y) = batch_tensors(&data.train, ia, dims, &device);
                 let mix = mix_of(&arch, t, &mut rng, &free);
                 let mut loss = loss_fn.forward(relaxed.logits(&models, &mix, x), y);
@@ -622,6 +624,8 @@ pub fn search(
                             fixed: &[Option<usize>],
                             drop: Option<(usize, usize)>| {
                 let (_, _, models) = views(&relaxed, &pool.pool);
+                // Untracked: a forward without a backward would leave its graph behind.
+                let models: Vec<Model> = models.into_iter().map(Module::no_grad).collect();
                 // Expectation, not a sample, for GDAS too: the mixture's accuracy. Batch
                 // norms use each batch's statistics, as while training.
                 let w = softmax(arch.alpha.val(), 1).detach();
