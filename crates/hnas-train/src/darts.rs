@@ -575,7 +575,8 @@ pub fn search(
             // α on the α half.
             {
                 let (_, _, models) = views(&relaxed, &pool.pool);
-                // Untracked: a forward without a backward would leave its graph behind.
+                // The weights are held in the α step: untracked, the backward computes α's
+                // gradients only.
                 let models: Vec<Model> = models.into_iter().map(Module::no_grad).collect();
                 let (x, y) = batch_tensors(&data.train, ia, dims, &device);
                 let mix = mix_of(&arch, t, &mut rng, &free);
