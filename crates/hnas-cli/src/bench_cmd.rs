@@ -260,6 +260,8 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
     };
     header.extend(at.iter().map(|&t| format!("{named} {}", label(t))));
     header.extend(at.iter().map(|&t| format!("vs random {}", label(t))));
+    header.push("distinct/100".into());
+    header.push("asked/100".into());
     header.push("µs/trial".into());
     table.set_header(header);
     let random = result
@@ -284,6 +286,9 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
                 "-".into()
             }
         }));
+        let n = c.distinct.len().max(1) as f64;
+        row.push(format!("{:.1}", c.distinct.iter().sum::<f64>() / n));
+        row.push(format!("{:.1}", c.asked.iter().sum::<f64>() / n));
         row.push(format!("{:.1}", 1e6 * c.seconds / c.trials.max(1) as f64));
         table.add_row(row);
     }

@@ -13,7 +13,13 @@ pub enum SpaceCmd {
     /// Parse and check a space file; report every problem with file:line:col.
     Check { file: PathBuf },
     /// Print the exact number of architectures in a space.
-    Count { file: PathBuf },
+    Count {
+        file: PathBuf,
+        /// Print the number of distinct networks instead (forms with one canonical hash
+        /// count once); enumerates the space, at most 10,000,000 forms.
+        #[arg(long)]
+        networks: bool,
+    },
     /// Draw candidates, one per line (one-line form, or JSON with --json).
     Sample(SampleArgs),
     /// Print every candidate of a finite space, one per line, in rank order.
@@ -138,9 +144,19 @@ pub fn run(cmd: SpaceCmd) -> Result<()> {
                 }
             )?;
         }
-        SpaceCmd::Count { file } => {
+        SpaceCmd::Count { file, networks } => {
             let space = load(&file)?;
-            if space.is_continuous() {
+            if networks {
+                const LIMIT: u64 = 10_000_000;
+                let Some(n) = space.networks(LIMIT) else {
+                    anyhow::bail!(
+                        "counting networks enumerates the space, which must be finite and have at most {LIMIT} forms; this one has {}",
+                        if space.is_continuous() { "continuous parameters".to_string() } else { space.size().to_string() }
+                    );
+                };
+                writeln!(out, "{}", n.len())?;
+                eprintln!("{} networks in {} forms", n.len(), space.size());
+            } else if space.is_continuous() {
                 writeln!(out, "infinite")?;
                 eprintln!(
                     "the space has continuous parameters; its discrete structure has {} members",

@@ -211,7 +211,7 @@ impl Evaluator for SleepScore {
 }
 
 /// Names [`from_name`] accepts, for messages.
-pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COLUMN][,form=line|nb201], command:[\"PROGRAM\",\"ARG\",...], train:mnist1d|fashion-mnist|idx:DIR|csv:FILE[,epochs=N,...], proxy:DATASET|shape=CxHxW[,proxies=a+b,...], hash, sleep:MS";
+pub const EVALUATORS: &str = "nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COLUMN][,form=line|nb201|network], command:[\"PROGRAM\",\"ARG\",...], train:mnist1d|fashion-mnist|idx:DIR|csv:FILE[,epochs=N,...], proxy:DATASET|shape=CxHxW[,proxies=a+b,...], hash, sleep:MS";
 
 /// Builds an evaluator from its name.
 pub fn from_name(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
@@ -233,9 +233,10 @@ pub fn from_name(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
                 Some(("key", v)) => key = v.to_string(),
                 Some(("form", "line")) => form = KeyForm::Line,
                 Some(("form", "nb201")) => form = KeyForm::Nb201,
+                Some(("form", "network")) => form = KeyForm::Network,
                 _ => {
                     return Err(EvalError::Fatal(format!(
-                        "evaluator '{name}': unknown option '{p}'; expected key=COLUMN or form=line|nb201"
+                        "evaluator '{name}': unknown option '{p}'; expected key=COLUMN or form=line|nb201|network"
                     )))
                 }
             }

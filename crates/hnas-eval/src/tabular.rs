@@ -12,6 +12,9 @@ pub enum KeyForm {
     Line,
     /// NAS-Bench-201's `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`.
     Nb201,
+    /// A one-line form standing for its whole network: a candidate is found by its
+    /// canonical hash, so a table needs one row per network, not one per form.
+    Network,
 }
 
 /// One fidelity's view of the table: metric name -> column index.
@@ -35,6 +38,8 @@ pub struct Tabular {
     rows: HashMap<String, Vec<f64>>,
     pub(crate) views: Vec<View>,
     pub(crate) cost_unit: String,
+    /// With [`KeyForm::Network`]: canonical key -> row key, built from the first space seen.
+    by_network: std::sync::OnceLock<Result<HashMap<u64, String>, String>>,
 }
 
 /// Whether a cell is a number as a metric: it parses, and is not text that looks like one
@@ -189,6 +194,7 @@ impl Tabular {
             rows,
             views: vec![all],
             cost_unit: "evaluations".into(),
+            by_network: std::sync::OnceLock::new(),
         })
     }
 
@@ -226,9 +232,40 @@ impl Tabular {
             })
     }
 
+    /// Canonical key -> row key, reading every row's key as a candidate of `space`.
+    fn network_index(&self, space: &Space) -> Result<&HashMap<u64, String>, EvalError> {
+        self.by_network
+            .get_or_init(|| {
+                let mut keys: Vec<&String> = self.rows.keys().collect();
+                keys.sort();
+                let mut index: HashMap<u64, String> = HashMap::with_capacity(keys.len());
+                for k in keys {
+                    let c = space.parse_candidate(k).map_err(|e| {
+                        format!("{}: key '{k}' is not a candidate of space {}: {}", self.path, space.file_name(), e.message)
+                    })?;
+                    if let Some(prev) = index.insert(space.canonical_key(&c), k.clone()) {
+                        return Err(format!(
+                            "{}: keys '{prev}' and '{k}' are the same network (form=network needs one row per network)",
+                            self.path
+                        ));
+                    }
+                }
+                Ok(index)
+            })
+            .as_ref()
+            .map_err(|e| EvalError::Fatal(format!("evaluator '{}': {e}", self.name)))
+    }
+
     fn key(&self, space: &Space, c: &Candidate) -> Result<String, EvalError> {
         match self.key_form {
             KeyForm::Line => Ok(space.print(c)),
+            KeyForm::Network => {
+                let index = self.network_index(space)?;
+                Ok(index
+                    .get(&space.canonical_key(c))
+                    .cloned()
+                    .unwrap_or_else(|| space.print(c)))
+            }
             KeyForm::Nb201 => space
                 .to_nb201(c)
                 .map_err(|e| EvalError::Fatal(format!("evaluator '{}': {e}", self.name))),
@@ -271,6 +308,9 @@ impl Evaluator for Tabular {
     }
 
     fn check_space(&self, space: &Space) -> Result<(), EvalError> {
+        if self.key_form == KeyForm::Network {
+            self.network_index(space)?;
+        }
         if self.key_form == KeyForm::Nb201 {
             // Any member shows the space's shape: take the first feasible option everywhere
             // (works for continuous spaces too, which cannot be ranked).

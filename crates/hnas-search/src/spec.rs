@@ -220,8 +220,19 @@ pub fn build_in(
     }
     Ok(match spec.name.as_str() {
         "random" => {
-            spec.check_params(&[])?;
-            Box::new(RandomSearch::new(space))
+            spec.check_params(&["over"])?;
+            let over = spec.keyword_param(
+                "over",
+                &[
+                    ("forms", crate::random::Over::Forms),
+                    ("networks", crate::random::Over::Networks),
+                ],
+            )?;
+            Box::new(RandomSearch::over(space, over).map_err(|why| Error::BadParam {
+                param: "over".into(),
+                value: "networks".into(),
+                why,
+            })?)
         }
         "rea" => {
             spec.check_params(&["population", "sample"])?;

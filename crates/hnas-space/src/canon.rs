@@ -81,6 +81,23 @@ impl Space {
         Some(by_key)
     }
 
+    /// One form of every distinct network (by [`Space::canonical_key`]), each the first of
+    /// its forms in enumeration order, for a finite space of at most `limit` forms; `None`
+    /// for a larger or continuous one. Its length is the number of distinct networks.
+    pub fn networks(&self, limit: u64) -> Option<Vec<Candidate>> {
+        if self.is_continuous() || self.size() > limit.into() {
+            return None;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for c in self.enumerate().ok()? {
+            if seen.insert(self.canonical_key(&c)) {
+                out.push(c);
+            }
+        }
+        Some(out)
+    }
+
     /// The isomorphism-invariant key of a DAG cell, by NAS-Bench-201's rule
     /// (`to_unique_str` with zeros considered): every node is written as the sorted sum of
     /// its incoming terms; a zero edge, or any edge from a node that is itself a lone zero,
@@ -93,6 +110,9 @@ impl Space {
     /// has one measured latency in the hardware table, whereas dropping zero terms (5,390
     /// classes) merges cells whose measured latencies differ.
     pub(crate) fn dag_canonical(&self, d: &DagSpec, edges: &[Edge], out: &mut String) {
+        if d.output == DagOutput::Leaves && d.fan_in == Some(1) {
+            return self.tree_canonical(d, edges, out);
+        }
         const ZERO: &str = "#";
         let mut keys: Vec<String> = Vec::with_capacity(d.nodes as usize);
         for i in 0..d.nodes {
@@ -103,6 +123,7 @@ impl Space {
             }
             keys.push(k);
         }
+        let mut read = vec![false; d.nodes as usize];
         // Terms of one node are written one after another into `scratch`; `spans` marks them.
         let mut scratch = String::with_capacity(128);
         let mut spans: Vec<(usize, usize)> = Vec::with_capacity(8);
@@ -118,7 +139,9 @@ impl Space {
                 let op_start = scratch.len();
                 self.print_ref(d.edge, &e.op, &mut scratch, true);
                 let op = &scratch[op_start..];
-                if d.zero.as_deref() == Some(op) || src == ZERO {
+                let zero = d.zero.as_deref() == Some(op) || src == ZERO;
+                read[e.from as usize] |= !zero;
+                if zero {
                     scratch.truncate(start);
                     scratch.push_str(ZERO);
                 } else if d.identity.as_deref() == Some(op) {
@@ -140,8 +163,9 @@ impl Space {
         out.push_str("dag~");
         match d.output {
             DagOutput::Last => out.push_str(&keys[d.nodes as usize - 1]),
-            DagOutput::Concat => {
+            DagOutput::Concat | DagOutput::Leaves => {
                 let mut parts: Vec<&str> = (d.inputs..d.nodes)
+                    .filter(|&j| d.output == DagOutput::Concat || !read[j as usize])
                     .map(|j| keys[j as usize].as_str())
                     .collect();
                 parts.sort_unstable();
@@ -149,6 +173,84 @@ impl Space {
                 out.push_str(&parts.join(","));
                 out.push(']');
             }
+        }
+    }
+}
+
+impl Space {
+    /// The canonical key of a cell whose nodes each read one earlier node (`fan_in = 1`)
+    /// and whose unread nodes feed the output: a tree rooted at the inputs. Identity nodes
+    /// contract into the node they read; a zero edge removes its node and everything that
+    /// reads it. The key is the labelled tree, children as a sorted set, each node marked
+    /// `!` when it feeds the output (it is unread, or an unread chain of identities reads
+    /// it). Two cells have the same key exactly when these labelled trees are isomorphic;
+    /// unlike the expression rule, a layer read by two others is not the same network as
+    /// two copies of it, since each copy has its own weights.
+    fn tree_canonical(&self, d: &DagSpec, edges: &[Edge], out: &mut String) {
+        let n = d.nodes as usize;
+        // rep[j]: the node j's value is computed by (itself, or what an identity passes on).
+        let mut rep: Vec<Option<usize>> = (0..n).map(|i| (i < d.inputs as usize).then_some(i)).collect();
+        let mut label: Vec<String> = vec![String::new(); n];
+        let mut parent: Vec<Option<usize>> = vec![None; n];
+        let mut read = vec![false; n];
+        for e in edges {
+            let (i, j) = (e.from as usize, e.to as usize);
+            let Some(src) = rep[i] else { continue };
+            let mut op = String::new();
+            self.print_ref(d.edge, &e.op, &mut op, true);
+            if d.zero.as_deref() == Some(op.as_str()) {
+                continue;
+            }
+            read[i] = true;
+            if d.identity.as_deref() == Some(op.as_str()) {
+                rep[j] = Some(src);
+            } else {
+                rep[j] = Some(j);
+                parent[j] = Some(src);
+                label[j] = op;
+            }
+        }
+        let mut feeds = vec![false; n];
+        for j in d.inputs as usize..n {
+            if let (Some(r), false) = (rep[j], read[j]) {
+                feeds[r] = true;
+            }
+        }
+        // Children come after their parents, so one backward pass builds every text.
+        let mut kids: Vec<Vec<String>> = vec![Vec::new(); n];
+        let mut text: Vec<String> = vec![String::new(); n];
+        for j in (0..n).rev() {
+            if rep[j] != Some(j) {
+                continue;
+            }
+            let mut t = if j < d.inputs as usize {
+                let mut t = String::from("in");
+                crate::form::push_u32(&mut t, j as u32);
+                t
+            } else {
+                std::mem::take(&mut label[j])
+            };
+            let mut ks = std::mem::take(&mut kids[j]);
+            ks.sort_unstable();
+            if !ks.is_empty() {
+                t.push('{');
+                t.push_str(&ks.join(","));
+                t.push('}');
+            }
+            if feeds[j] {
+                t.push('!');
+            }
+            match parent[j] {
+                Some(p) => kids[p].push(bounded(t)),
+                None => text[j] = t,
+            }
+        }
+        out.push_str("tree~");
+        for (i, t) in text.iter().take(d.inputs as usize).enumerate() {
+            if i > 0 {
+                out.push('|');
+            }
+            out.push_str(t);
         }
     }
 }
@@ -176,6 +278,7 @@ impl Space {
             let outputs: Vec<u32> = match d.output {
                 DagOutput::Last => vec![d.nodes - 1],
                 DagOutput::Concat => (d.inputs..d.nodes).collect(),
+                DagOutput::Leaves => unread_nodes(d, edges, &ops),
             };
             // Depth-first from every input, along edges in order of their target.
             let mut stack: Vec<(u32, String)> = (0..d.inputs)
@@ -250,6 +353,10 @@ impl Space {
             let mut to_output: Vec<bool> = match d.output {
                 DagOutput::Last => (0..n).map(|i| i == n - 1).collect(),
                 DagOutput::Concat => (0..n).map(|i| i >= d.inputs as usize).collect(),
+                DagOutput::Leaves => {
+                    let leaves = unread_nodes(d, edges, &ops);
+                    (0..n).map(|i| leaves.contains(&(i as u32))).collect()
+                }
             };
             for i in (0..edges.len()).rev() {
                 if live(i) && to_output[edges[i].to as usize] {
@@ -267,4 +374,16 @@ impl Space {
         }
         count
     }
+}
+
+/// The non-input nodes of a cell that no non-zero edge reads (`output = leaves`).
+pub(crate) fn unread_nodes(d: &DagSpec, edges: &[Edge], ops: &[String]) -> Vec<u32> {
+    (d.inputs..d.nodes)
+        .filter(|&j| {
+            !edges
+                .iter()
+                .zip(ops)
+                .any(|(e, op)| e.from == j && d.zero.as_deref() != Some(op.as_str()))
+        })
+        .collect()
 }

@@ -150,6 +150,7 @@ impl Checker<'_> {
         let mut output = DagOutput::Last;
         let mut zero = None;
         let mut identity = None;
+        let mut bypass = (true, 0..0);
         let mut ok = true;
         for a in args {
             let word = match &a.expr {
@@ -175,6 +176,14 @@ impl Checker<'_> {
                 },
                 ("output", Some(w), _) if w == "last" => output = DagOutput::Last,
                 ("output", Some(w), _) if w == "concat" => output = DagOutput::Concat,
+                ("output", Some(w), _) if w == "leaves" => output = DagOutput::Leaves,
+                ("bypass", _, _) => match &a.expr {
+                    RawExpr::Lit(Value::Bool(b), _) => bypass = (*b, sp),
+                    _ => {
+                        self.err(sp, "dag 'bypass' must be true or false");
+                        ok = false;
+                    }
+                },
                 ("zero", Some(w), _) => zero = Some((w, sp)),
                 ("identity", Some(w), _) => identity = Some((w, sp)),
                 (k @ ("nodes" | "inputs" | "fan_in"), _, _) => {
@@ -182,7 +191,7 @@ impl Checker<'_> {
                     ok = false;
                 }
                 ("output", _, _) => {
-                    self.err(sp, "dag 'output' must be 'last' or 'concat'");
+                    self.err(sp, "dag 'output' must be 'last', 'concat' or 'leaves'");
                     ok = false;
                 }
                 (k @ ("edge" | "zero" | "identity"), _, _) => {
@@ -193,7 +202,7 @@ impl Checker<'_> {
                     self.err(
                         a.name_span.clone(),
                         format!(
-                            "unknown dag argument '{k}'; expected nodes, inputs, fan_in, edge, output, zero or identity"
+                            "unknown dag argument '{k}'; expected nodes, inputs, fan_in, edge, output, zero, identity or bypass"
                         ),
                     );
                     ok = false;
@@ -236,6 +245,33 @@ impl Checker<'_> {
                 return None;
             }
         }
+        if !bypass.0 && identity.is_none() {
+            self.err(
+                bypass.1.clone(),
+                "'bypass = false' forbids paths of identity edges from an input to the output; expected 'identity = OP' to say which operation is the identity",
+            );
+            ok = false;
+        }
+        if !bypass.0 {
+            let edges = (inputs..nodes)
+                .map(|j| fan_in.unwrap_or(j))
+                .sum::<i64>();
+            let wirings: f64 = (inputs..nodes)
+                .map(|j| match fan_in {
+                    Some(k) => binomial_f(j, k),
+                    None => 1.0,
+                })
+                .product();
+            if edges > MAX_BYPASS_EDGES as i64 || wirings * (edges as f64).exp2() > MAX_BYPASS_PATTERNS {
+                self.err(
+                    bypass.1.clone(),
+                    format!(
+                        "'bypass = false' is counted by listing every wiring and every set of identity edges: this dag has {edges} edges and {wirings} wirings, more than the {MAX_BYPASS_PATTERNS} patterns allowed"
+                    ),
+                );
+                ok = false;
+            }
+        }
         if !ok {
             return None;
         }
@@ -247,8 +283,198 @@ impl Checker<'_> {
             output,
             zero: zero.map(|(w, _)| w),
             identity: identity.map(|(w, _)| w),
+            bypass: bypass.0,
         })
     }
+
+    /// Resolves a `where` condition against the operation's checked arguments. `raw_alts`
+    /// gives, per rule, the leading word of each alternative (what a test on a rule
+    /// argument compares with).
+    fn pred(
+        &mut self,
+        p: &crate::parse::RawPred,
+        args: &[Arg],
+        raw_alts: &[Vec<String>],
+        named: &mut Vec<usize>,
+    ) -> Option<Pred> {
+        use crate::parse::RawPred;
+        Some(match p {
+            RawPred::Not(x) => Pred::Not(Box::new(self.pred(x, args, raw_alts, named)?)),
+            RawPred::And(a, b) => Pred::And(
+                Box::new(self.pred(a, args, raw_alts, named)?),
+                Box::new(self.pred(b, args, raw_alts, named)?),
+            ),
+            RawPred::Or(a, b) => Pred::Or(
+                Box::new(self.pred(a, args, raw_alts, named)?),
+                Box::new(self.pred(b, args, raw_alts, named)?),
+            ),
+            RawPred::Test {
+                arg,
+                arg_span,
+                values,
+                negate,
+            } => {
+                let Some(i) = args.iter().position(|x| &x.name == arg) else {
+                    let names: Vec<&str> = args.iter().map(|x| x.name.as_str()).collect();
+                    self.err(
+                        arg_span.clone(),
+                        format!(
+                            "the condition names '{arg}', which is not an argument of this operation; expected one of {}",
+                            names.join(", ")
+                        ),
+                    );
+                    return None;
+                };
+                let words_of = |e: &Expr| -> Option<Vec<String>> {
+                    match e {
+                        Expr::Ref(t) => Some(raw_alts[*t].clone()),
+                        Expr::Domain(d) if d.len().is_some_and(|n| n <= MAX_WHERE_PARTS as u128) => {
+                            let n = d.len().unwrap_or(0);
+                            Some((0..n).filter_map(|k| d.value_at(k)).map(|v| match v {
+                                Value::Str(s) => s.to_string(),
+                                v => v.to_string(),
+                            }).collect())
+                        }
+                        _ => None,
+                    }
+                };
+                // `a == b` with `b` another argument (and not a value `a` can take).
+                if let [(Value::Str(other), _)] = values.as_slice() {
+                    let own = words_of(&args[i].expr).unwrap_or_default();
+                    let j = args.iter().position(|x| *x.name == **other);
+                    if let (Some(j), false) = (j, own.iter().any(|w| **w == **other)) {
+                        let (Some(a_words), Some(b_words)) =
+                            (words_of(&args[i].expr), words_of(&args[j].expr))
+                        else {
+                            self.err(
+                                arg_span.clone(),
+                                format!("'{arg}' and '{other}' can be compared only if both are sets, small int(..) domains or rules"),
+                            );
+                            return None;
+                        };
+                        for k in [i, j] {
+                            if !named.contains(&k) {
+                                named.push(k);
+                            }
+                        }
+                        let same = Pred::Same {
+                            a: i,
+                            b: j,
+                            a_words,
+                            b_words,
+                        };
+                        return Some(if *negate {
+                            Pred::Not(Box::new(same))
+                        } else {
+                            same
+                        });
+                    }
+                }
+                let test = match &args[i].expr {
+                    Expr::Literal(v) => Pred::Const(values.iter().any(|(x, _)| x == v)),
+                    Expr::Domain(d @ (Domain::Set(_) | Domain::Int { .. }))
+                        if d.len().is_some_and(|n| n <= MAX_WHERE_PARTS as u128) =>
+                    {
+                        let mut parts = Vec::new();
+                        for (v, vsp) in values {
+                            match d.index_of(v) {
+                                Some(k) => parts.push(k as u32),
+                                None => {
+                                    self.err(
+                                        vsp.clone(),
+                                        format!("'{arg}' never takes the value {v}; the condition would test nothing"),
+                                    );
+                                    return None;
+                                }
+                            }
+                        }
+                        Pred::Test { arg: i, parts }
+                    }
+                    Expr::Ref(t) if !raw_alts.is_empty() => {
+                        let words = &raw_alts[*t];
+                        let mut parts = Vec::new();
+                        for (v, vsp) in values {
+                            let w = match v {
+                                Value::Str(s) => s.to_string(),
+                                other => other.to_string(),
+                            };
+                            match words.iter().position(|x| *x == w) {
+                                Some(k) => parts.push(k as u32),
+                                None => {
+                                    self.err(
+                                        vsp.clone(),
+                                        format!(
+                                            "'{arg}' is a rule whose alternatives are {}; '{w}' is none of them",
+                                            words.join(", ")
+                                        ),
+                                    );
+                                    return None;
+                                }
+                            }
+                        }
+                        Pred::Test { arg: i, parts }
+                    }
+                    _ => {
+                        self.err(
+                            arg_span.clone(),
+                            format!(
+                                "a condition can test a set, an int(..) domain of at most {MAX_WHERE_PARTS} values, or a rule; '{arg}' is none of these"
+                            ),
+                        );
+                        return None;
+                    }
+                };
+                if let Pred::Test { arg, .. } = test {
+                    if !named.contains(&arg) {
+                        named.push(arg);
+                    }
+                }
+                if *negate {
+                    Pred::Not(Box::new(test))
+                } else {
+                    test
+                }
+            }
+        })
+    }
+}
+
+/// Most values or alternatives an argument named in a `where` condition may have.
+pub const MAX_WHERE_PARTS: u32 = 4096;
+/// Most combinations of the parts of the arguments a `where` condition names: counting
+/// lists them all.
+pub const MAX_WHERE_BLOCKS: u128 = 1 << 16;
+/// `bypass = false` is counted by listing wirings times sets of identity edges.
+pub const MAX_BYPASS_PATTERNS: f64 = (1u64 << 20) as f64;
+pub const MAX_BYPASS_EDGES: u32 = 20;
+
+/// Whether `f` holds for some combination of parts (one below `sizes[k]` for each k).
+pub(crate) fn any_combination(sizes: &[u32], mut f: impl FnMut(&[u32]) -> bool) -> bool {
+    let mut parts = vec![0u32; sizes.len()];
+    if sizes.contains(&0) {
+        return false;
+    }
+    loop {
+        if f(&parts) {
+            return true;
+        }
+        let mut k = 0;
+        loop {
+            if k == parts.len() {
+                return false;
+            }
+            parts[k] += 1;
+            if parts[k] < sizes[k] {
+                break;
+            }
+            parts[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+fn binomial_f(n: i64, k: i64) -> f64 {
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
 }
 
 fn walk_refs(e: &Expr, out: &mut Vec<RuleId>) {
@@ -595,6 +821,11 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
     // Rules that lost an alternative to an error reported above: what the later analyses
     // would say of them (never finishing, say) would be a consequence, not a new problem.
     let mut broken = vec![false; raw.rules.len()];
+    let raw_alts: Vec<Vec<String>> = raw
+        .rules
+        .iter()
+        .map(|r| r.alts.iter().map(|a| a.name.clone()).collect())
+        .collect();
     for (ri, r) in raw.rules.iter().enumerate() {
         let mut alts = Vec::new();
         for a in &r.alts {
@@ -657,9 +888,76 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
                     }
                 }
             };
+            let constraint = match (&a.cond, &kind) {
+                (None, _) => None,
+                (Some((p, psp)), AltKind::Op { args, .. }) if !args.is_empty() => {
+                    let mut named = Vec::new();
+                    match c.pred(p, args, &raw_alts, &mut named) {
+                        Some(pred) => {
+                            named.sort_unstable();
+                            let sizes: Vec<u32> = named
+                                .iter()
+                                .map(|&i| match &args[i].expr {
+                                    Expr::Ref(t) => raw_alts[*t].len() as u32,
+                                    Expr::Domain(d) => d.len().unwrap_or(1) as u32,
+                                    _ => 1,
+                                })
+                                .collect();
+                            let combos: u128 = sizes.iter().map(|&k| k as u128).product();
+                            if combos > MAX_WHERE_BLOCKS {
+                                c.err(
+                                    psp.clone(),
+                                    format!(
+                                        "the condition's arguments make {combos} combinations of values and alternatives; counting lists them, so expected at most {MAX_WHERE_BLOCKS}"
+                                    ),
+                                );
+                            } else if !any_combination(&sizes, |parts| {
+                                pred.holds(&|arg| {
+                                    named.iter().position(|&x| x == arg).map_or(0, |k| parts[k])
+                                })
+                            }) {
+                                c.err(
+                                    psp.clone(),
+                                    "the condition never holds, so this alternative has no member",
+                                );
+                            }
+                            for &i in &named {
+                                if let Expr::Ref(t) = &args[i].expr {
+                                    if raw.rules[*t].shared {
+                                        c.err(
+                                            psp.clone(),
+                                            format!(
+                                                "the condition tests '{}', a shared rule: it is decided once for the whole candidate, not here",
+                                                args[i].name
+                                            ),
+                                        );
+                                    }
+                                }
+                            }
+                            Some(Where {
+                                pred,
+                                args: named,
+                                span: psp.clone(),
+                            })
+                        }
+                        None => {
+                            broken[ri] = true;
+                            None
+                        }
+                    }
+                }
+                (Some((_, psp)), _) => {
+                    c.err(
+                        psp.clone(),
+                        "a 'where' condition follows an operation with arguments, as in 'net(a = x, b = y) where a != b'",
+                    );
+                    None
+                }
+            };
             alts.push(Alt {
                 prob: a.prob.as_ref().map(|p| p.0),
                 kind,
+                constraint,
                 span: a.span.clone(),
             });
         }
@@ -924,11 +1222,28 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
     if !c.diags.is_empty() {
         return Err(c.diags.finish(file, text));
     }
+    for (w, sp) in &raw.unordered {
+        let used = rules.iter().any(|r| {
+            r.alts
+                .iter()
+                .any(|a| matches!(&a.kind, AltKind::Op { name, args } if name == w && !args.is_empty()))
+        });
+        if !used {
+            c.err(
+                sp.clone(),
+                format!("'@unordered {w}': no operation '{w}' with arguments in the space"),
+            );
+        }
+    }
+    if !c.diags.is_empty() {
+        return Err(c.diags.finish(file, text));
+    }
     let shared = (0..n).filter(|&i| rules[i].shared).collect();
     Ok(Grammar {
         rules,
         start,
         max_depth,
         shared,
+        unordered: raw.unordered.iter().map(|(w, _)| w.clone()).collect(),
     })
 }

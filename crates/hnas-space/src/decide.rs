@@ -169,6 +169,21 @@ impl Walker<'_, '_, '_> {
         cur: Option<&Node>,
         as_edge: bool,
     ) -> Node {
+        self.rule_in(r, lvl, key, depth, cur, as_edge, None)
+    }
+
+    /// [`Walker::rule`], the alternatives weighed by `over` where a constraint narrows them.
+    #[allow(clippy::too_many_arguments)]
+    fn rule_in(
+        &mut self,
+        r: RuleId,
+        lvl: usize,
+        key: u64,
+        depth: u32,
+        cur: Option<&Node>,
+        as_edge: bool,
+        over: Option<Vec<f64>>,
+    ) -> Node {
         let s = self.space;
         let counts = &s.alt_counts[r][lvl];
         let feasible = counts.iter().filter(|c| !c.is_zero()).count();
@@ -188,7 +203,7 @@ impl Walker<'_, '_, '_> {
                 mix(key, r as u64),
                 depth,
                 arity,
-                || s.uni_w[r][lvl].clone(),
+                || over.clone().unwrap_or_else(|| s.uni_w[r][lvl].clone()),
                 cur_alt,
             )
         } else {
@@ -199,7 +214,69 @@ impl Walker<'_, '_, '_> {
             _ => &[],
         };
         let key = mix(mix(key, r as u64), 1000 + alt as u64);
-        let kids = match &s.g.rules[r].alts[alt as usize].kind {
+        let a = &s.g.rules[r].alts[alt as usize];
+        let kids = match &a.kind {
+            AltKind::Op { args, .. } if a.constraint.is_some() => {
+                let w = a.constraint.as_ref().expect("matched just above");
+                let blocks = s.blocks(r, alt as usize, lvl);
+                let mut prefix: Vec<u32> = Vec::with_capacity(w.args.len());
+                let mut kids = Vec::with_capacity(args.len());
+                for (i, x) in args.iter().enumerate() {
+                    let ikey = mix(key, i as u64);
+                    let cur = cur_kids.get(i);
+                    let node = match w.args.iter().position(|&m| m == i) {
+                        None => self.expr(&x.expr, lvl, ikey, depth, cur),
+                        Some(k) => {
+                            let options = match &x.expr {
+                                Expr::Ref(t) => s.g.rules[*t].alts.len(),
+                                Expr::Domain(d) => d.len().unwrap_or(1) as usize,
+                                _ => 1,
+                            };
+                            let weights = blocks.option_weights(&prefix, k, options);
+                            match &x.expr {
+                                Expr::Ref(t) => self.rule_in(
+                                    *t,
+                                    s.child(lvl),
+                                    ikey,
+                                    depth + 1,
+                                    cur,
+                                    false,
+                                    Some(weights),
+                                ),
+                                Expr::Domain(d) => {
+                                    let current = match cur {
+                                        Some(Node::Value(v)) => d.index_of(v).unwrap_or(0) as u32,
+                                        _ => 0,
+                                    };
+                                    let n = options as u32;
+                                    let v = if n <= 1 {
+                                        0
+                                    } else {
+                                        self.decide(
+                                            DecisionKind::Value,
+                                            ikey,
+                                            depth,
+                                            n,
+                                            || weights,
+                                            current,
+                                        )
+                                    };
+                                    Node::Value(d.value_at(v as u128).expect("index within the domain"))
+                                }
+                                e => self.expr(e, lvl, ikey, depth, cur),
+                            }
+                        }
+                    };
+                    if w.args.contains(&i) {
+                        prefix.push(Space::part_of(&x.expr, &node));
+                    }
+                    kids.push(node);
+                }
+                kids
+            }
+            AltKind::Dag(d) if !d.bypass => {
+                vec![self.bypass_dag(d, r, alt as usize, lvl, key, depth, cur_kids.first())]
+            }
             AltKind::Op { args, .. } => args
                 .iter()
                 .enumerate()
@@ -317,6 +394,127 @@ impl Walker<'_, '_, '_> {
                 )
             }
         }
+    }
+
+    /// A `bypass = false` cell: the same decisions as [`Walker::dag`], each offered only
+    /// the options that some allowed block of the cell still holds.
+    #[allow(clippy::too_many_arguments)]
+    fn bypass_dag(
+        &mut self,
+        d: &DagSpec,
+        r: RuleId,
+        ai: usize,
+        lvl: usize,
+        key: u64,
+        depth: u32,
+        cur: Option<&Node>,
+    ) -> Node {
+        let s = self.space;
+        let blocks = s.blocks(r, ai, lvl);
+        let id = s.identity_alt(d).unwrap_or(0);
+        let lc = s.child(lvl);
+        let cur_edges: &[Edge] = match cur {
+            Some(Node::Dag(e)) => e,
+            _ => &[],
+        };
+        let slots = (d.nodes - d.inputs) as usize;
+        // The row is wiring first, then the identity bits, but decisions interleave them
+        // (node j's sources, then its edges): keep both halves and match on the decided ones.
+        let mut wiring: Vec<u32> = Vec::with_capacity(slots);
+        let mut bits: Vec<u32> = Vec::new();
+        let agree = |row: &[u32], wiring: &[u32], bits: &[u32]| {
+            row[..wiring.len()] == *wiring && row[slots..slots + bits.len()] == *bits
+        };
+        let mut edges = Vec::with_capacity(d.edge_count());
+        for j in d.inputs..d.nodes {
+            let srcs: Vec<u32> = match d.fan_in {
+                None => {
+                    wiring.push(0);
+                    (0..j).collect()
+                }
+                Some(k) => {
+                    let n = binomial(j as u64, k as u64).to_u64().unwrap_or(1) as u32;
+                    let current: Vec<u32> = cur_edges
+                        .iter()
+                        .filter(|e| e.to == j)
+                        .map(|e| e.from)
+                        .collect();
+                    let cur_rank = if current.len() == k as usize {
+                        crate::enumerate::rank_combination(j, &current)
+                            .to_u32()
+                            .unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    let weights = || {
+                        let mut w = vec![0.0; n as usize];
+                        for (row, sh) in blocks.parts.iter().zip(&blocks.shares) {
+                            if agree(row, &wiring, &bits) {
+                                w[row[wiring.len()] as usize] += sh;
+                            }
+                        }
+                        w
+                    };
+                    let pick = self.decide(
+                        DecisionKind::Sources,
+                        mix(key, 5000 + j as u64),
+                        depth,
+                        n,
+                        weights,
+                        cur_rank,
+                    );
+                    wiring.push(pick);
+                    crate::enumerate::unrank_combination(j, k, pick.into())
+                }
+            };
+            for from in srcs {
+                let cur_op = cur_edges
+                    .iter()
+                    .find(|e| e.to == j && e.from == from)
+                    .map(|e| &e.op);
+                let ekey = mix(key, 10_000 + (j as u64) * 64 + from as u64);
+                let mut yes = 0.0;
+                let mut no = 0.0;
+                for (row, sh) in blocks.parts.iter().zip(&blocks.shares) {
+                    // Rows agree on the wiring decided so far; later wiring is still open.
+                    if row[..wiring.len()] == *wiring && row[slots..slots + bits.len()] == *bits {
+                        if row[slots + bits.len()] == 1 {
+                            yes += sh;
+                        } else {
+                            no += sh;
+                        }
+                    }
+                }
+                let counts = &s.alt_counts[d.edge][lc];
+                let other: f64 = counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(a, _)| *a != id)
+                    .map(|(_, c)| c.to_f64().unwrap_or(f64::MAX))
+                    .sum();
+                let weights: Vec<f64> = counts
+                    .iter()
+                    .enumerate()
+                    .map(|(a, c)| {
+                        if a == id {
+                            yes
+                        } else if other > 0.0 {
+                            no * c.to_f64().unwrap_or(f64::MAX) / other
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let op = if s.g.rules[d.edge].shared {
+                    Node::Shared
+                } else {
+                    self.rule_in(d.edge, lc, ekey, depth + 1, cur_op, true, Some(weights))
+                };
+                bits.push(matches!(&op, Node::Choice { alt, .. } if *alt as usize == id) as u32);
+                edges.push(Edge { from, to: j, op });
+            }
+        }
+        Node::Dag(edges)
     }
 
     fn dag(&mut self, d: &DagSpec, lvl: usize, key: u64, depth: u32, cur: Option<&Node>) -> Node {

@@ -67,7 +67,7 @@ impl Space {
         }))
     }
 
-    fn unrank_rule(&self, r: RuleId, lvl: usize, idx: &BigUint) -> Node {
+    pub(crate) fn unrank_rule(&self, r: RuleId, lvl: usize, idx: &BigUint) -> Node {
         let mut idx = idx.clone();
         for (ai, c) in self.alt_counts[r][lvl].iter().enumerate() {
             if idx < *c {
@@ -78,8 +78,14 @@ impl Space {
         unreachable!("index checked against the rule's count")
     }
 
-    fn unrank_alt(&self, r: RuleId, ai: usize, lvl: usize, mut idx: BigUint) -> Node {
-        let kids = match &self.g.rules[r].alts[ai].kind {
+    pub(crate) fn unrank_alt(&self, r: RuleId, ai: usize, lvl: usize, mut idx: BigUint) -> Node {
+        let a = &self.g.rules[r].alts[ai];
+        let kids = match &a.kind {
+            AltKind::Op { args, .. } if a.constraint.is_some() => {
+                let w = a.constraint.as_ref().expect("matched just above");
+                self.unrank_where(r, ai, args, w, lvl, idx)
+            }
+            AltKind::Dag(d) if !d.bypass => vec![self.unrank_bypass_dag(r, ai, d, lvl, idx)],
             AltKind::Op { args, .. } => args
                 .iter()
                 .map(|x| {
@@ -106,7 +112,7 @@ impl Space {
         }
     }
 
-    fn unrank_expr(&self, e: &Expr, lvl: usize, idx: &BigUint) -> Node {
+    pub(crate) fn unrank_expr(&self, e: &Expr, lvl: usize, idx: &BigUint) -> Node {
         match e {
             Expr::Ref(t) => self.unrank_ref(*t, lvl, idx),
             Expr::Literal(v) => Node::Value(v.clone()),
@@ -158,13 +164,23 @@ impl Space {
         Node::Dag(edges)
     }
 
-    fn rank_rule(&self, r: RuleId, lvl: usize, n: &Node) -> BigUint {
+    pub(crate) fn rank_rule(&self, r: RuleId, lvl: usize, n: &Node) -> BigUint {
         let Node::Choice { alt, kids } = n else {
             return BigUint::zero();
         };
         let ai = *alt as usize;
         let mut offset: BigUint = self.alt_counts[r][lvl][..ai].iter().sum();
-        match &self.g.rules[r].alts[ai].kind {
+        let a = &self.g.rules[r].alts[ai];
+        match &a.kind {
+            AltKind::Op { args, .. } if a.constraint.is_some() => {
+                let w = a.constraint.as_ref().expect("matched just above");
+                offset += self.rank_where(r, ai, args, w, lvl, kids);
+            }
+            AltKind::Dag(d) if !d.bypass => {
+                if let Node::Dag(edges) = &kids[0] {
+                    offset += self.rank_bypass_dag(r, ai, d, lvl, edges);
+                }
+            }
             AltKind::Op { args, .. } => {
                 let mut radix = BigUint::one();
                 for (x, k) in args.iter().zip(kids) {
@@ -190,7 +206,7 @@ impl Space {
         }
     }
 
-    fn rank_expr(&self, e: &Expr, lvl: usize, n: &Node) -> BigUint {
+    pub(crate) fn rank_expr(&self, e: &Expr, lvl: usize, n: &Node) -> BigUint {
         match (e, n) {
             (Expr::Ref(t), _) => self.rank_ref(*t, lvl, n),
             (Expr::Domain(d), Node::Value(v)) => BigUint::from(d.index_of(v).unwrap_or(0)),

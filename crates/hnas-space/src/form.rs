@@ -84,6 +84,23 @@ impl Space {
             return;
         };
         match &a.kind {
+            AltKind::Op { name, args } if canon && self.g.unordered.contains(name) => {
+                // An unordered operation is the multiset of its argument values.
+                let mut parts: Vec<String> = args
+                    .iter()
+                    .zip(kids)
+                    .map(|(arg, kid)| {
+                        let mut t = String::new();
+                        self.print_expr(&arg.expr, kid, &mut t, true);
+                        t
+                    })
+                    .collect();
+                parts.sort_unstable();
+                out.push_str(name);
+                out.push('{');
+                out.push_str(&parts.join(","));
+                out.push('}');
+            }
             AltKind::Op { name, args } => {
                 out.push_str(name);
                 if !args.is_empty() {
@@ -431,7 +448,12 @@ impl Space {
                 }
             }
         }
-        Ok(Candidate { root, shared: out })
+        let c = Candidate { root, shared: out };
+        if self.is_constrained() {
+            // Written out, a candidate may break a constraint that no single node shows.
+            self.validate(&c).map_err(|m| (0..0, format!("not a member of the space: {m}")))?;
+        }
+        Ok(c)
     }
 
     fn shared_names(&self) -> String {
@@ -755,7 +777,14 @@ impl Space {
                 }
                 args.iter()
                     .zip(kids)
-                    .try_for_each(|(x, k)| self.val_expr(&x.expr, lvl, k))
+                    .try_for_each(|(x, k)| self.val_expr(&x.expr, lvl, k))?;
+                match &a.constraint {
+                    Some(w) if !Self::where_holds(args, w, kids) => Err(format!(
+                        "'{name}' breaks its condition 'where {}'",
+                        &self.text[w.span.clone()]
+                    )),
+                    _ => Ok(()),
+                }
             }
             AltKind::Ref(t) => match kids.as_slice() {
                 [k] => self.val_ref(*t, lvl, k),
@@ -765,7 +794,18 @@ impl Space {
                 )),
             },
             AltKind::Dag(d) => match kids.as_slice() {
-                [Node::Dag(edges)] => self.val_dag(d, lvl, edges),
+                [Node::Dag(edges)] => {
+                    self.val_dag(d, lvl, edges)?;
+                    if self.dag_allowed(d, edges) {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "a cell of '{}' passes an input to the output through '{}' edges only, which 'bypass = false' forbids",
+                            rule.name,
+                            d.identity.as_deref().unwrap_or("identity")
+                        ))
+                    }
+                }
                 _ => Err(format!("'{}' expects a dag", rule.name)),
             },
         }

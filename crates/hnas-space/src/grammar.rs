@@ -158,6 +158,9 @@ pub enum DagOutput {
     Last,
     /// Concatenation of every non-input node (DARTS).
     Concat,
+    /// Every non-input node that no edge reads, combined as an unordered set (graph
+    /// networks whose unread layers all feed the output).
+    Leaves,
 }
 
 /// The built-in cell construct `dag(nodes = N, edge = R, ...)`.
@@ -177,6 +180,10 @@ pub struct DagSpec {
     pub zero: Option<String>,
     /// Edge operation that means "identity", for isomorphism-aware hashing.
     pub identity: Option<String>,
+    /// `bypass = false`: no cell may carry an input to the output through identity edges
+    /// only (such a cell passes its input through untouched, which many benchmarks do not
+    /// count as a network). Needs `identity`.
+    pub bypass: bool,
 }
 
 impl DagSpec {
@@ -207,12 +214,66 @@ pub enum AltKind {
     Dag(DagSpec),
 }
 
+/// A `where` clause's condition over the decisions of its operation's arguments.
+///
+/// Each argument it names is seen through a *part*: for a set or `int` domain the index of
+/// its value, for a rule the index of the alternative chosen there.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pred {
+    /// The argument at `arg` (its position in the operation) takes one of `parts`.
+    Test { arg: usize, parts: Vec<u32> },
+    /// `a == b` between two arguments: true when the text of `a`'s part (a value, or the
+    /// word of the alternative chosen) equals the text of `b`'s.
+    Same {
+        a: usize,
+        b: usize,
+        a_words: Vec<String>,
+        b_words: Vec<String>,
+    },
+    /// A test on a literal argument, settled when checking.
+    Const(bool),
+    Not(Box<Pred>),
+    And(Box<Pred>, Box<Pred>),
+    Or(Box<Pred>, Box<Pred>),
+}
+
+impl Pred {
+    /// The condition given the part of each named argument (`part(arg)`).
+    pub fn holds(&self, part: &impl Fn(usize) -> u32) -> bool {
+        match self {
+            Pred::Test { arg, parts } => parts.contains(&part(*arg)),
+            Pred::Same {
+                a,
+                b,
+                a_words,
+                b_words,
+            } => a_words.get(part(*a) as usize) == b_words.get(part(*b) as usize),
+            Pred::Const(b) => *b,
+            Pred::Not(p) => !p.holds(part),
+            Pred::And(a, b) => a.holds(part) && b.holds(part),
+            Pred::Or(a, b) => a.holds(part) || b.holds(part),
+        }
+    }
+}
+
+/// `op(...) where CONDITION`: the derivations of the operation whose argument decisions
+/// break the condition are not in the space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Where {
+    pub pred: Pred,
+    /// The arguments the condition names, by position, in written order.
+    pub args: Vec<usize>,
+    pub span: Range<usize>,
+}
+
 /// One alternative of a rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alt {
     /// Written probability (`0.3: op(...)`), if the rule gives probabilities.
     pub prob: Option<f64>,
     pub kind: AltKind,
+    /// A `where` clause (operations with arguments only).
+    pub constraint: Option<Where>,
     pub span: Range<usize>,
 }
 
@@ -235,6 +296,9 @@ pub struct Grammar {
     pub max_depth: Option<u32>,
     /// Shared rules in the order their bindings are stored in a candidate.
     pub shared: Vec<RuleId>,
+    /// Operations declared `@unordered`: their arguments form a set (names and order do
+    /// not matter to the network), which the canonical form respects.
+    pub unordered: Vec<String>,
 }
 
 impl Grammar {

@@ -38,7 +38,7 @@ pub(crate) struct LexError {
     pub message: String,
 }
 
-const PUNCT: &str = "=|(){},:@[];>";
+const PUNCT: &str = "=|(){},:@[];>!";
 
 /// Splits `text` into tokens. `#` starts a comment running to the end of the line.
 /// Lexing goes on after an error, so that several problems are reported at once.

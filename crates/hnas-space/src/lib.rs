@@ -26,6 +26,7 @@
 
 mod candidate;
 mod canon;
+mod constrain;
 mod check;
 mod decide;
 mod diag;

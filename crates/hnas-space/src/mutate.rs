@@ -237,13 +237,48 @@ impl Space {
         if sites.is_empty() {
             return c.clone();
         }
-        let site = &sites[rng.random_range(0..sites.len())];
-        self.mutate_at(c, site, mode, rng)
+        // Under constraints a site may have no allowed change: try other sites.
+        for _ in 0..64 {
+            let site = &sites[rng.random_range(0..sites.len())];
+            let m = self.mutate_at(c, site, mode, rng);
+            if m != *c || !self.is_constrained() {
+                return m;
+            }
+        }
+        c.clone()
+    }
+
+    /// Whether the space has `where` conditions or `bypass = false` cells: derivations
+    /// built piece by piece must then be checked as a whole.
+    pub fn is_constrained(&self) -> bool {
+        !self.blocks.is_empty()
     }
 
     /// Applies a mutation at `site`; the result is a member of the space and differs from
     /// `c` (up to a bounded number of redraws for subtrees with very few derivations).
+    ///
+    /// In a constrained space (see [`Space::is_constrained`]) a change that breaks a
+    /// constraint is drawn again, up to 32 times; `c` itself comes back when none fits.
     pub fn mutate_at(
+        &self,
+        c: &Candidate,
+        site: &Site<'_>,
+        mode: SampleMode,
+        rng: &mut impl Rng,
+    ) -> Candidate {
+        if !self.is_constrained() {
+            return self.mutate_at_once(c, site, mode, rng);
+        }
+        for _ in 0..32 {
+            let m = self.mutate_at_once(c, site, mode, rng);
+            if m != *c && self.is_member(&m) {
+                return m;
+            }
+        }
+        c.clone()
+    }
+
+    fn mutate_at_once(
         &self,
         c: &Candidate,
         site: &Site<'_>,
@@ -315,8 +350,11 @@ impl Space {
     /// Switching an alternative keeps arguments of the same name and domain and gives new
     /// parts their default (first) derivation; large integer domains and continuous ones
     /// contribute the two nearby values; a list grows by repeating its last item or shrinks
-    /// by dropping any one item.
+    /// by dropping any one item. In a constrained space, variants that break a constraint
+    /// are left out (a switched alternative whose default derivation breaks its `where`
+    /// condition is then not a neighbour).
     pub fn neighbours(&self, c: &Candidate) -> Vec<Candidate> {
+        let constrained = self.is_constrained();
         let mut seen = HashSet::new();
         seen.insert(c.clone());
         let mut out = Vec::new();
@@ -395,7 +433,7 @@ impl Space {
                 if let Some(slot) = n.get_mut(&site.path) {
                     *slot = var;
                 }
-                if seen.insert(n.clone()) {
+                if seen.insert(n.clone()) && (!constrained || self.is_member(&n)) {
                     out.push(n);
                 }
             }
@@ -538,7 +576,7 @@ impl Space {
             let mut child = a.clone();
             *child.get_mut(&ra[i].1)? = donor.clone();
             // A subtree moved to a deeper place may break the depth bound; try another pair then.
-            if self.g.max_depth.is_none() || self.is_member(&child) {
+            if (self.g.max_depth.is_none() && !self.is_constrained()) || self.is_member(&child) {
                 return Some(child);
             }
         }

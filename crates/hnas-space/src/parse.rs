@@ -14,6 +14,8 @@ pub(crate) struct RawFile {
     pub rules: Vec<RawRule>,
     pub start: Option<(String, Range<usize>)>,
     pub max_depth: Option<(i64, Range<usize>)>,
+    /// `@unordered op`: operations whose arguments form a set.
+    pub unordered: Vec<(String, Range<usize>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,7 +34,24 @@ pub(crate) struct RawAlt {
     pub name_span: Range<usize>,
     /// `None` for a bare name (a nonterminal reference or an operation without arguments).
     pub args: Option<Vec<RawArg>>,
+    /// `where CONDITION` after the arguments, with the span of the condition.
+    pub cond: Option<(RawPred, Range<usize>)>,
     pub span: Range<usize>,
+}
+
+/// A `where` condition as written.
+#[derive(Debug, Clone)]
+pub(crate) enum RawPred {
+    /// `arg == v`, `arg != v`, `arg in {..}`, `arg not in {..}`.
+    Test {
+        arg: String,
+        arg_span: Range<usize>,
+        values: Vec<(Value, Range<usize>)>,
+        negate: bool,
+    },
+    Not(Box<RawPred>),
+    And(Box<RawPred>, Box<RawPred>),
+    Or(Box<RawPred>, Box<RawPred>),
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +100,7 @@ impl RawExpr {
 
 /// Words with a fixed meaning in the language; they cannot name rules.
 pub const RESERVED: &[&str] = &[
-    "shared", "int", "float", "logfloat", "repeat", "dag", "true", "false",
+    "shared", "int", "float", "logfloat", "repeat", "dag", "true", "false", "where",
 ];
 
 pub(crate) struct Parser<'a> {
@@ -233,6 +252,7 @@ impl<'a> Parser<'a> {
             rules: Vec::new(),
             start: None,
             max_depth: None,
+            unordered: Vec::new(),
         };
         while *self.peek() != Tok::Eof {
             self.depth = 0;
@@ -251,7 +271,7 @@ impl<'a> Parser<'a> {
 
     fn directive(&mut self, out: &mut RawFile) -> PResult<()> {
         self.bump();
-        let (name, sp) = self.ident("a directive name ('start' or 'max_depth')")?;
+        let (name, sp) = self.ident("a directive name ('start', 'max_depth' or 'unordered')")?;
         match name.as_str() {
             "start" => {
                 let (rule, rsp) = self.ident("the name of the start rule")?;
@@ -264,10 +284,20 @@ impl<'a> Parser<'a> {
                 }
                 _ => return self.expected("a whole number after '@max_depth'"),
             },
+            "unordered" => {
+                let (op, osp) = self.ident("the name of an operation whose arguments form a set")?;
+                out.unordered.push((op, osp));
+                while self.eat(',') {
+                    let (op, osp) = self.ident("the name of an operation")?;
+                    out.unordered.push((op, osp));
+                }
+            }
             other => {
                 return self.error(
                     sp,
-                    format!("unknown directive '@{other}'; expected '@start' or '@max_depth'"),
+                    format!(
+                        "unknown directive '@{other}'; expected '@start', '@max_depth' or '@unordered'"
+                    ),
                 )
             }
         }
@@ -336,12 +366,91 @@ impl<'a> Parser<'a> {
             self.expect(')', "',' or ')' in the argument list")?;
             args = Some(list);
         }
+        let mut cond = None;
+        if matches!(self.peek(), Tok::Ident(w) if w == "where") {
+            self.bump();
+            let cstart = self.span().start;
+            let p = self.pred_or()?;
+            cond = Some((p, cstart..self.prev_end()));
+        }
         Ok(RawAlt {
             prob,
             name,
             name_span,
             args,
+            cond,
             span: start..self.prev_end(),
+        })
+    }
+
+    fn is_word(&self, w: &str) -> bool {
+        matches!(self.peek(), Tok::Ident(x) if x == w)
+    }
+
+    fn pred_or(&mut self) -> PResult<RawPred> {
+        let mut p = self.pred_and()?;
+        while self.is_word("or") {
+            self.bump();
+            p = RawPred::Or(Box::new(p), Box::new(self.pred_and()?));
+        }
+        Ok(p)
+    }
+
+    fn pred_and(&mut self) -> PResult<RawPred> {
+        let mut p = self.pred_unary()?;
+        while self.is_word("and") {
+            self.bump();
+            p = RawPred::And(Box::new(p), Box::new(self.pred_unary()?));
+        }
+        Ok(p)
+    }
+
+    fn pred_unary(&mut self) -> PResult<RawPred> {
+        if self.is_word("not") && !matches!(self.peek_at(1), Tok::Punct('=' | '!')) {
+            self.bump();
+            return Ok(RawPred::Not(Box::new(self.pred_unary()?)));
+        }
+        if self.eat('(') {
+            self.depth += 1;
+            let p = self.pred_or()?;
+            self.expect(')', "')' closing the parenthesized condition")?;
+            self.depth -= 1;
+            return Ok(p);
+        }
+        let (arg, arg_span) = self.ident(
+            "a condition on an argument (as in 'n1 == skip', 'k != 7', 'act in {relu, gelu}')",
+        )?;
+        let mut negate = false;
+        let values = if self.is_punct('=') || self.is_punct('!') {
+            negate = self.is_punct('!');
+            self.bump();
+            self.expect('=', if negate { "'=' after '!'" } else { "'=' after '=' (a test is written 'arg == value')" })?;
+            vec![self.value()?]
+        } else {
+            if self.is_word("not") {
+                self.bump();
+                negate = true;
+            }
+            if !self.is_word("in") {
+                return self.expected("'==', '!=', 'in' or 'not in' after the argument name");
+            }
+            self.bump();
+            self.expect('{', "'{' opening the set of values")?;
+            let mut vals = Vec::new();
+            while !self.is_punct('}') {
+                vals.push(self.value()?);
+                if !self.eat(',') {
+                    break;
+                }
+            }
+            self.expect('}', "',' or '}' in the set")?;
+            vals
+        };
+        Ok(RawPred::Test {
+            arg,
+            arg_span,
+            values,
+            negate,
         })
     }
 

@@ -45,6 +45,9 @@ pub struct Space {
     /// Per rule and level, the height of the tallest derivation tree (0 where none exists).
     pub(crate) height: Vec<Vec<usize>>,
     pub(crate) continuous: bool,
+    /// Blocks of constrained alternatives (`where`, `bypass = false`), by rule, alternative
+    /// and level: see `constrain.rs`.
+    pub(crate) blocks: std::collections::HashMap<(RuleId, usize, usize), crate::constrain::Blocks>,
 }
 
 /// Exact counts are kept below 2^65536 (about 10^19728 architectures): a deeply recursive
@@ -249,6 +252,7 @@ impl Space {
             pcfg_cdf: vec![vec![Vec::new(); levels]; n],
             height: vec![vec![0; levels]; n],
             continuous: false,
+            blocks: Default::default(),
             g,
             file: file.to_string(),
             text: text.to_string(),
@@ -307,7 +311,25 @@ impl Space {
         let mut total = BigUint::zero();
         let mut uni = Vec::with_capacity(alts.len());
         let mut pw = Vec::with_capacity(alts.len());
-        let counts: Vec<BigUint> = alts.iter().map(|a| self.alt_count(a, lvl)).collect();
+        let counts: Vec<BigUint> = alts
+            .iter()
+            .enumerate()
+            .map(|(ai, a)| match (&a.kind, &a.constraint) {
+                (AltKind::Op { args, .. }, Some(w)) => {
+                    let b = self.where_blocks(args, w, lvl);
+                    let n = self.where_count(args, w, &b, lvl);
+                    self.blocks.insert((r, ai, lvl), b);
+                    n
+                }
+                (AltKind::Dag(d), _) if !d.bypass => {
+                    let b = self.bypass_blocks(d, lvl);
+                    let n = b.total.clone();
+                    self.blocks.insert((r, ai, lvl), b);
+                    n
+                }
+                _ => self.alt_count(a, lvl),
+            })
+            .collect();
         for c in &counts {
             total += c;
         }
@@ -584,7 +606,15 @@ impl Space {
         mode: SampleMode,
         rng: &mut impl Rng,
     ) -> Node {
-        let kids = match &self.g.rules[r].alts[alt].kind {
+        let a = &self.g.rules[r].alts[alt];
+        let kids = match &a.kind {
+            AltKind::Op { args, .. } if a.constraint.is_some() => {
+                let w = a.constraint.as_ref().expect("matched just above");
+                self.sample_where(r, alt, args, w, lvl, mode, rng)
+            }
+            AltKind::Dag(d) if !d.bypass => {
+                vec![self.sample_bypass_dag(r, alt, d, lvl, mode, rng)]
+            }
             AltKind::Op { args, .. } => args
                 .iter()
                 .map(|a| self.sample_expr(&a.expr, lvl, mode, rng))

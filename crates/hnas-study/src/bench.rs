@@ -9,7 +9,7 @@ use hnas_search::pareto::{add_non_dominated, hypervolume};
 use hnas_space::{BigUint, Space};
 use hnas_store::{MemoryStore, TrialRecord};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -59,6 +59,11 @@ pub struct StrategyCurves {
     /// Total wall time of all seeds' studies, seconds (summed over threads).
     pub seconds: f64,
     pub trials: u64,
+    /// Per seed: distinct networks (by canonical hash) per 100 counted trials.
+    pub distinct: Vec<f64>,
+    /// Per seed: trials recorded per 100 counted ones (skipped duplicates included): what
+    /// `--dedup skip` spent on proposals of known networks.
+    pub asked: Vec<f64>,
 }
 
 fn mean_se(xs: &[f64]) -> (f64, f64) {
@@ -173,7 +178,7 @@ pub fn run_benchmark(
     };
     let mut curves = Vec::new();
     for strategy in &cfg.strategies {
-        type Run = (Vec<f64>, Vec<f64>, f64);
+        type Run = (Vec<f64>, Vec<f64>, f64, (f64, f64));
         let runs: Vec<Result<Run, Error>> = (cfg.first_seed..cfg.first_seed + cfg.seeds)
             .into_par_iter()
             .map(|seed| {
@@ -206,6 +211,8 @@ pub fn run_benchmark(
                 let mut lookup: HashMap<u64, f64> = HashMap::new();
                 let mut front: Vec<Vec<f64>> = Vec::new();
                 let mut failure: Option<Error> = None;
+                let mut networks: HashSet<String> = HashSet::new();
+                let mut proposals = 0u64;
                 study.run(&mut |ev| {
                     if let crate::Event::Trial {
                         trial,
@@ -215,6 +222,12 @@ pub fn run_benchmark(
                     } = ev
                     {
                         spent += trial.cost;
+                        if curve.len() < cfg.budget as usize {
+                            proposals += 1;
+                            if trial.counted {
+                                networks.insert(trial.canonical_hash.clone());
+                            }
+                        }
                         if multi {
                             if let Some(v) = goals
                                 .vector(trial)
@@ -247,17 +260,26 @@ pub fn run_benchmark(
                 if let Some(e) = failure {
                     return Err(e);
                 }
-                Ok((curve, costs, start.elapsed().as_secs_f64()))
+                let n = curve.len().max(1) as f64;
+                let distinct = (
+                    100.0 * networks.len() as f64 / n,
+                    100.0 * proposals as f64 / n,
+                );
+                Ok((curve, costs, start.elapsed().as_secs_f64(), distinct))
             })
             .collect();
         let mut regret = Vec::new();
         let mut cost = Vec::new();
         let mut seconds = 0.0;
+        let mut distinct = Vec::new();
+        let mut asked = Vec::new();
         for r in runs {
-            let (c, k, s) = r?;
+            let (c, k, s, (d, a)) = r?;
             regret.push(c);
             cost.push(k);
             seconds += s;
+            distinct.push(d);
+            asked.push(a);
         }
         let trials = regret.iter().map(|c| c.len() as u64).sum();
         curves.push(StrategyCurves {
@@ -266,6 +288,8 @@ pub fn run_benchmark(
             cost,
             seconds,
             trials,
+            distinct,
+            asked,
         });
     }
     Ok(BenchResult {
