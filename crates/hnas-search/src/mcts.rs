@@ -42,7 +42,10 @@ pub struct Mcts {
     nodes: HashMap<u64, Stats>,
     lo: f64,
     hi: f64,
-    known: HashSet<Candidate>,
+    /// Canonical keys of the networks asked or told: an isomorph of a known cell is the
+    /// same network (NB201 under `--dedup skip`: 1,916 trials recorded per 100 counted when
+    /// this held forms).
+    known: HashSet<u64>,
     /// All-moves-as-first statistics: (decision key, choice) -> (count, total score), from
     /// every told trial wherever the decision occurred in its derivation.
     amaf: HashMap<(u64, u32), (f64, f64)>,
@@ -147,7 +150,7 @@ impl Strategy for Mcts {
     fn ask(&mut self, _trial: u64, rng: &mut ChaCha8Rng, _pending: usize) -> Option<Ask> {
         let mut drawn = self.draw(rng);
         for _ in 0..15 {
-            if !self.known.contains(&drawn.0) {
+            if !self.known.contains(&self.space.canonical_key(&drawn.0)) {
                 break;
             }
             drawn = self.draw(rng);
@@ -160,12 +163,12 @@ impl Strategy for Mcts {
                 s.n[*choice as usize] += 1.0;
             }
         }
-        self.known.insert(cand.clone());
+        self.known.insert(self.space.canonical_key(&cand));
         Some(Ask::new(cand))
     }
 
     fn tell(&mut self, o: &Outcome<'_>) {
-        self.known.insert(o.candidate.clone());
+        self.known.insert(self.space.canonical_key(o.candidate));
         let reward = match o.score {
             Some(s) => {
                 self.lo = self.lo.min(s);

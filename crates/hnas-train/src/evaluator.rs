@@ -298,6 +298,18 @@ impl Evaluator for TrainEvaluator {
 
     /// A space none of whose first samples means a network is the wrong space for training.
     fn check_space(&self, space: &Space) -> Result<(), EvalError> {
+        // The compiler reads a cell's edges only and takes its last node as the output.
+        let leaves = space.grammar().rules.iter().find(|r| {
+            r.alts.iter().any(|a| {
+                matches!(&a.kind, hnas_space::AltKind::Dag(d) if d.output == hnas_space::DagOutput::Leaves)
+            })
+        });
+        if let Some(r) = leaves {
+            return Err(EvalError::Fatal(format!(
+                "{}: rule '{}' is a dag with 'output = leaves', which the trainer does not build (it takes a cell's last node as its output); evaluate such a space with a table or your own program",
+                self.name, r.name
+            )));
+        }
         let d = self.dataset()?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let mut first = None;
