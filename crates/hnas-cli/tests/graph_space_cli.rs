@@ -17,7 +17,11 @@ fn small() -> (String, String) {
 
 fn stdout(args: &[&str]) -> String {
     let out = hnas().args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -29,7 +33,10 @@ fn count_gives_forms_and_distinct_networks() {
     // The table has one row per network, written by an independent implementation of the
     // isomorphism rule (bench/graph_table.py).
     let rows = std::fs::read_to_string(&table).unwrap().lines().count() - 1;
-    assert_eq!(stdout(&["space", "count", "--networks", &space]), format!("{rows}\n"));
+    assert_eq!(
+        stdout(&["space", "count", "--networks", &space]),
+        format!("{rows}\n")
+    );
     hnas()
         .args(["space", "count", "--networks", &example("mlp")])
         .assert()
@@ -46,8 +53,19 @@ fn a_table_with_one_row_per_network_serves_every_form() {
     // Every form of the space, asked in rank order: each finds its network's row.
     hnas()
         .args([
-            "search", "--space", &space, "--evaluator", &format!("table:{table},form=network"),
-            "--strategy", "grid", "--budget", "282", "--objective", "max:accuracy", "--study", &study,
+            "search",
+            "--space",
+            &space,
+            "--evaluator",
+            &format!("table:{table},form=network"),
+            "--strategy",
+            "grid",
+            "--budget",
+            "282",
+            "--objective",
+            "max:accuracy",
+            "--study",
+            &study,
         ])
         .assert()
         .success()
@@ -70,16 +88,33 @@ fn a_table_with_one_row_per_network_serves_every_form() {
     let study2 = dir.join("s2.db").display().to_string();
     hnas()
         .args([
-            "search", "--space", &space, "--evaluator", &format!("table:{table},form=network"),
-            "--strategy", "rea:population=10,sample=3", "--budget", "60", "--dedup", "skip",
-            "--objective", "max:accuracy", "--study", &study2, "--seed", "4",
+            "search",
+            "--space",
+            &space,
+            "--evaluator",
+            &format!("table:{table},form=network"),
+            "--strategy",
+            "rea:population=10,sample=3",
+            "--budget",
+            "60",
+            "--dedup",
+            "skip",
+            "--objective",
+            "max:accuracy",
+            "--study",
+            &study2,
+            "--seed",
+            "4",
         ])
         .assert()
         .success();
     let mut seen = HashSet::new();
     for t in trials(&study2) {
         if t["counted"] == true {
-            assert!(seen.insert(t["canonical_hash"].as_str().unwrap().to_string()), "counted twice: {t}");
+            assert!(
+                seen.insert(t["canonical_hash"].as_str().unwrap().to_string()),
+                "counted twice: {t}"
+            );
         }
     }
     assert_eq!(seen.len(), 60);
@@ -97,9 +132,17 @@ fn a_table_with_two_rows_of_one_network_is_refused_naming_both() {
     .unwrap();
     hnas()
         .args([
-            "search", "--space", &space, "--evaluator",
-            &format!("table:{},form=network", table.display()), "--budget", "3",
-            "--objective", "max:accuracy", "--study", &dir.join("s.db").display().to_string(),
+            "search",
+            "--space",
+            &space,
+            "--evaluator",
+            &format!("table:{},form=network", table.display()),
+            "--budget",
+            "3",
+            "--objective",
+            "max:accuracy",
+            "--study",
+            &dir.join("s.db").display().to_string(),
         ])
         .assert()
         .failure()
@@ -111,21 +154,49 @@ fn a_table_with_two_rows_of_one_network_is_refused_naming_both() {
 fn random_search_over_networks_draws_each_network_equally() {
     let (space, table) = small();
     let out = stdout(&[
-        "bench", "--space", &space, "--evaluator", &format!("table:{table},form=network"),
-        "--objective", "max:accuracy", "--regret-metric", "accuracy",
-        "--strategies", "random:over=networks", "--seeds", "4", "--budget", "30", "--at", "30",
-        "--dedup", "skip",
+        "bench",
+        "--space",
+        &space,
+        "--evaluator",
+        &format!("table:{table},form=network"),
+        "--objective",
+        "max:accuracy",
+        "--regret-metric",
+        "accuracy",
+        "--strategies",
+        "random:over=networks",
+        "--seeds",
+        "4",
+        "--budget",
+        "30",
+        "--at",
+        "30",
+        "--dedup",
+        "skip",
     ]);
     assert!(out.contains("distinct/100"), "{out}");
-    let row = out.lines().find(|l| l.contains("random:over=networks")).unwrap();
+    let row = out
+        .lines()
+        .find(|l| l.contains("random:over=networks"))
+        .unwrap();
     assert!(row.contains("100.0"), "{row}");
     hnas()
         .args([
-            "search", "--space", &example("mlp"), "--evaluator", "hash",
-            "--strategy", "random:over=networks", "--budget", "2",
-            "--study", &tempdir("graph", "over").join("s.db").display().to_string(),
+            "search",
+            "--space",
+            &example("mlp"),
+            "--evaluator",
+            "hash",
+            "--strategy",
+            "random:over=networks",
+            "--budget",
+            "2",
+            "--study",
+            &tempdir("graph", "over").join("s.db").display().to_string(),
         ])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("over=networks enumerates the space"));
+        .stderr(predicate::str::contains(
+            "over=networks enumerates the space",
+        ));
 }

@@ -228,11 +228,13 @@ pub fn build_in(
                     ("networks", crate::random::Over::Networks),
                 ],
             )?;
-            Box::new(RandomSearch::over(space, over).map_err(|why| Error::BadParam {
-                param: "over".into(),
-                value: "networks".into(),
-                why,
-            })?)
+            Box::new(
+                RandomSearch::over(space, over).map_err(|why| Error::BadParam {
+                    param: "over".into(),
+                    value: "networks".into(),
+                    why,
+                })?,
+            )
         }
         "rea" => {
             spec.check_params(&["population", "sample"])?;

@@ -189,7 +189,9 @@ impl Space {
     fn tree_canonical(&self, d: &DagSpec, edges: &[Edge], out: &mut String) {
         let n = d.nodes as usize;
         // rep[j]: the node j's value is computed by (itself, or what an identity passes on).
-        let mut rep: Vec<Option<usize>> = (0..n).map(|i| (i < d.inputs as usize).then_some(i)).collect();
+        let mut rep: Vec<Option<usize>> = (0..n)
+            .map(|i| (i < d.inputs as usize).then_some(i))
+            .collect();
         let mut label: Vec<String> = vec![String::new(); n];
         let mut parent: Vec<Option<usize>> = vec![None; n];
         let mut read = vec![false; n];

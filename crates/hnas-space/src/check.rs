@@ -253,16 +253,16 @@ impl Checker<'_> {
             ok = false;
         }
         if !bypass.0 {
-            let edges = (inputs..nodes)
-                .map(|j| fan_in.unwrap_or(j))
-                .sum::<i64>();
+            let edges = (inputs..nodes).map(|j| fan_in.unwrap_or(j)).sum::<i64>();
             let wirings: f64 = (inputs..nodes)
                 .map(|j| match fan_in {
                     Some(k) => binomial_f(j, k),
                     None => 1.0,
                 })
                 .product();
-            if edges > MAX_BYPASS_EDGES as i64 || wirings * (edges as f64).exp2() > MAX_BYPASS_PATTERNS {
+            if edges > MAX_BYPASS_EDGES as i64
+                || wirings * (edges as f64).exp2() > MAX_BYPASS_PATTERNS
+            {
                 self.err(
                     bypass.1.clone(),
                     format!(
@@ -328,12 +328,19 @@ impl Checker<'_> {
                 let words_of = |e: &Expr| -> Option<Vec<String>> {
                     match e {
                         Expr::Ref(t) => Some(raw_alts[*t].clone()),
-                        Expr::Domain(d) if d.len().is_some_and(|n| n <= MAX_WHERE_PARTS as u128) => {
+                        Expr::Domain(d)
+                            if d.len().is_some_and(|n| n <= MAX_WHERE_PARTS as u128) =>
+                        {
                             let n = d.len().unwrap_or(0);
-                            Some((0..n).filter_map(|k| d.value_at(k)).map(|v| match v {
-                                Value::Str(s) => s.to_string(),
-                                v => v.to_string(),
-                            }).collect())
+                            Some(
+                                (0..n)
+                                    .filter_map(|k| d.value_at(k))
+                                    .map(|v| match v {
+                                        Value::Str(s) => s.to_string(),
+                                        v => v.to_string(),
+                                    })
+                                    .collect(),
+                            )
                         }
                         _ => None,
                     }
@@ -1224,9 +1231,9 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
     }
     for (w, sp) in &raw.unordered {
         let used = rules.iter().any(|r| {
-            r.alts
-                .iter()
-                .any(|a| matches!(&a.kind, AltKind::Op { name, args } if name == w && !args.is_empty()))
+            r.alts.iter().any(
+                |a| matches!(&a.kind, AltKind::Op { name, args } if name == w && !args.is_empty()),
+            )
         });
         if !used {
             c.err(

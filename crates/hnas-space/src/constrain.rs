@@ -167,12 +167,20 @@ impl Space {
     }
 
     /// Count of a constrained operation: its blocks times the arguments it does not name.
-    pub(crate) fn where_count(&self, args: &[Arg], w: &Where, blocks: &Blocks, lvl: usize) -> BigUint {
+    pub(crate) fn where_count(
+        &self,
+        args: &[Arg],
+        w: &Where,
+        blocks: &Blocks,
+        lvl: usize,
+    ) -> BigUint {
         let free = args
             .iter()
             .enumerate()
             .filter(|(i, _)| !w.args.contains(i))
-            .fold(BigUint::one(), |acc, (_, a)| acc * self.expr_count(&a.expr, lvl));
+            .fold(BigUint::one(), |acc, (_, a)| {
+                acc * self.expr_count(&a.expr, lvl)
+            });
         &blocks.total * free
     }
 
@@ -180,12 +188,14 @@ impl Space {
         &self,
         r: RuleId,
         ai: usize,
-        args: &[Arg],
-        w: &Where,
         lvl: usize,
         mode: crate::SampleMode,
         rng: &mut impl Rng,
     ) -> Vec<Node> {
+        let alt = &self.g.rules[r].alts[ai];
+        let (AltKind::Op { args, .. }, Some(w)) = (&alt.kind, &alt.constraint) else {
+            unreachable!("called for constrained operations only")
+        };
         let blocks = self.blocks(r, ai, lvl);
         let b = blocks.draw(rng);
         args.iter()
@@ -198,7 +208,8 @@ impl Space {
                             self.sample_alt(*t, part as usize, self.child(lvl), mode, rng)
                         }
                         Expr::Domain(d) => Node::Value(
-                            d.value_at(part as u128).expect("a part is a value of the domain"),
+                            d.value_at(part as u128)
+                                .expect("a part is a value of the domain"),
                         ),
                         e => self.sample_expr(e, lvl, mode, rng),
                     }
@@ -242,7 +253,8 @@ impl Space {
                             n
                         }
                         Expr::Domain(d) => Node::Value(
-                            d.value_at(part as u128).expect("a part is a value of the domain"),
+                            d.value_at(part as u128)
+                                .expect("a part is a value of the domain"),
                         ),
                         e => self.unrank_expr(e, lvl, &BigUint::zero()),
                     }
@@ -297,10 +309,9 @@ impl Space {
     /// The alternative of the edge rule that is the identity operation.
     pub(crate) fn identity_alt(&self, d: &DagSpec) -> Option<usize> {
         let id = d.identity.as_deref()?;
-        self.g.rules[d.edge]
-            .alts
-            .iter()
-            .position(|a| matches!(&a.kind, AltKind::Op { name, args } if name == id && args.is_empty()))
+        self.g.rules[d.edge].alts.iter().position(
+            |a| matches!(&a.kind, AltKind::Op { name, args } if name == id && args.is_empty()),
+        )
     }
 
     /// The wirings of a cell: for each non-input node, the rank of its set of sources.
@@ -356,7 +367,11 @@ impl Space {
         let lc = self.child(lvl);
         let e = &self.counts[d.edge][lc];
         let id_count = &self.alt_counts[d.edge][lc][id];
-        let other = if e >= id_count { e - id_count } else { BigUint::zero() };
+        let other = if e >= id_count {
+            e - id_count
+        } else {
+            BigUint::zero()
+        };
         let mut rows = Vec::new();
         for w in Self::wirings(d) {
             let edges = Self::wiring_edges(d, &w);
@@ -384,7 +399,11 @@ impl Space {
         if d.fan_in.is_some() {
             for j in d.inputs..d.nodes {
                 let srcs: Vec<u32> = edges.iter().filter(|e| e.to == j).map(|e| e.from).collect();
-                row.push(crate::enumerate::rank_combination(j, &srcs).to_u32().unwrap_or(0));
+                row.push(
+                    crate::enumerate::rank_combination(j, &srcs)
+                        .to_u32()
+                        .unwrap_or(0),
+                );
             }
         } else {
             row.extend((d.inputs..d.nodes).map(|_| 0));

@@ -261,7 +261,9 @@ impl Walker<'_, '_, '_> {
                                             current,
                                         )
                                     };
-                                    Node::Value(d.value_at(v as u128).expect("index within the domain"))
+                                    Node::Value(
+                                        d.value_at(v as u128).expect("index within the domain"),
+                                    )
                                 }
                                 e => self.expr(e, lvl, ikey, depth, cur),
                             }

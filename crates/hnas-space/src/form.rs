@@ -451,7 +451,8 @@ impl Space {
         let c = Candidate { root, shared: out };
         if self.is_constrained() {
             // Written out, a candidate may break a constraint that no single node shows.
-            self.validate(&c).map_err(|m| (0..0, format!("not a member of the space: {m}")))?;
+            self.validate(&c)
+                .map_err(|m| (0..0, format!("not a member of the space: {m}")))?;
         }
         Ok(c)
     }

@@ -221,7 +221,10 @@ pub enum AltKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pred {
     /// The argument at `arg` (its position in the operation) takes one of `parts`.
-    Test { arg: usize, parts: Vec<u32> },
+    Test {
+        arg: usize,
+        parts: Vec<u32>,
+    },
     /// `a == b` between two arguments: true when the text of `a`'s part (a value, or the
     /// word of the alternative chosen) equals the text of `b`'s.
     Same {

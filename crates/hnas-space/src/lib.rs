@@ -26,8 +26,8 @@
 
 mod candidate;
 mod canon;
-mod constrain;
 mod check;
+mod constrain;
 mod decide;
 mod diag;
 mod enumerate;

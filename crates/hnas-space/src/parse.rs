@@ -285,7 +285,8 @@ impl<'a> Parser<'a> {
                 _ => return self.expected("a whole number after '@max_depth'"),
             },
             "unordered" => {
-                let (op, osp) = self.ident("the name of an operation whose arguments form a set")?;
+                let (op, osp) =
+                    self.ident("the name of an operation whose arguments form a set")?;
                 out.unordered.push((op, osp));
                 while self.eat(',') {
                     let (op, osp) = self.ident("the name of an operation")?;
@@ -296,8 +297,8 @@ impl<'a> Parser<'a> {
                 return self.error(
                     sp,
                     format!(
-                        "unknown directive '@{other}'; expected '@start', '@max_depth' or '@unordered'"
-                    ),
+                    "unknown directive '@{other}'; expected '@start', '@max_depth' or '@unordered'"
+                ),
                 )
             }
         }
@@ -424,7 +425,14 @@ impl<'a> Parser<'a> {
         let values = if self.is_punct('=') || self.is_punct('!') {
             negate = self.is_punct('!');
             self.bump();
-            self.expect('=', if negate { "'=' after '!'" } else { "'=' after '=' (a test is written 'arg == value')" })?;
+            self.expect(
+                '=',
+                if negate {
+                    "'=' after '!'"
+                } else {
+                    "'=' after '=' (a test is written 'arg == value')"
+                },
+            )?;
             vec![self.value()?]
         } else {
             if self.is_word("not") {

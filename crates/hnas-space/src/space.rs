@@ -608,9 +608,8 @@ impl Space {
     ) -> Node {
         let a = &self.g.rules[r].alts[alt];
         let kids = match &a.kind {
-            AltKind::Op { args, .. } if a.constraint.is_some() => {
-                let w = a.constraint.as_ref().expect("matched just above");
-                self.sample_where(r, alt, args, w, lvl, mode, rng)
+            AltKind::Op { .. } if a.constraint.is_some() => {
+                self.sample_where(r, alt, lvl, mode, rng)
             }
             AltKind::Dag(d) if !d.bypass => {
                 vec![self.sample_bypass_dag(r, alt, d, lvl, mode, rng)]

@@ -84,14 +84,32 @@ fn a_candidate_breaking_the_condition_is_refused_with_the_reason() {
 #[test]
 fn where_errors_name_the_problem() {
     for (text, want) in [
-        ("net = f(a = {1, 2}) where b == 1", "not an argument of this operation"),
-        ("net = f(a = {1, 2}) where a == 3", "never takes the value 3"),
-        ("net = f(a = x) where a == y\nx = p | q", "'y' is none of them"),
+        (
+            "net = f(a = {1, 2}) where b == 1",
+            "not an argument of this operation",
+        ),
+        (
+            "net = f(a = {1, 2}) where a == 3",
+            "never takes the value 3",
+        ),
+        (
+            "net = f(a = x) where a == y\nx = p | q",
+            "'y' is none of them",
+        ),
         ("net = f(a = {1, 2}) where a == 1 and a == 2", "never holds"),
         ("net = f(a = float(0, 1)) where a == 1", "can test a set"),
-        ("net = f where a == 1", "follows an operation with arguments"),
-        ("net = f(a = {1, 2}) where a >= 1", "'==', '!=', 'in' or 'not in'"),
-        ("net = dag(nodes = 3, edge = op, bypass = false)\nop = a | b", "identity = OP"),
+        (
+            "net = f where a == 1",
+            "follows an operation with arguments",
+        ),
+        (
+            "net = f(a = {1, 2}) where a >= 1",
+            "'==', '!=', 'in' or 'not in'",
+        ),
+        (
+            "net = dag(nodes = 3, edge = op, bypass = false)\nop = a | b",
+            "identity = OP",
+        ),
         ("@unordered g\nnet = f(a = {1, 2})", "no operation 'g'"),
     ] {
         let d = Space::parse("t.hnas", text).unwrap_err().render();
@@ -103,7 +121,9 @@ fn where_errors_name_the_problem() {
 /// Random chooser: any option with a positive weight.
 fn derive_random(s: &Space, rng: &mut ChaCha8Rng) -> Candidate {
     s.derive(&mut |p: &Point<'_>| {
-        let ok: Vec<u32> = (0..p.arity).filter(|&i| p.weights[i as usize] > 0.0).collect();
+        let ok: Vec<u32> = (0..p.arity)
+            .filter(|&i| p.weights[i as usize] > 0.0)
+            .collect();
         ok[rng.random_range(0..ok.len())]
     })
 }
@@ -119,9 +139,13 @@ layer = a | b | skip
 
 /// A cell of a `fan_in = 1` space as (source, op) per layer.
 fn layers(c: &Candidate) -> Vec<(usize, String)> {
-    let Node::Choice { kids, .. } = &c.root else { panic!() };
+    let Node::Choice { kids, .. } = &c.root else {
+        panic!()
+    };
     let Node::Dag(edges) = &kids[0] else { panic!() };
-    let names = ["gcn", "gat", "gin", "cheb", "sage", "arma", "graph", "fc", "skip"];
+    let names = [
+        "gcn", "gat", "gin", "cheb", "sage", "arma", "graph", "fc", "skip",
+    ];
     let small = ["a", "b", "skip"];
     let n = edges
         .iter()
@@ -130,7 +154,11 @@ fn layers(c: &Candidate) -> Vec<(usize, String)> {
             _ => panic!(),
         })
         .collect::<Vec<_>>();
-    let table = if n.iter().all(|&a| a < 3) && edges.len() == 3 { &small[..] } else { &names[..] };
+    let table = if n.iter().all(|&a| a < 3) && edges.len() == 3 {
+        &small[..]
+    } else {
+        &names[..]
+    };
     edges
         .iter()
         .zip(n)
@@ -169,7 +197,11 @@ fn bypass_false_removes_exactly_the_cells_with_an_all_skip_path() {
         .filter(|c| !bypasses(&layers(c)))
         .map(|c| small_free.print(&c))
         .collect();
-    let got: Vec<String> = small.enumerate().unwrap().map(|c| small.print(&c)).collect();
+    let got: Vec<String> = small
+        .enumerate()
+        .unwrap()
+        .map(|c| small.print(&c))
+        .collect();
     assert_eq!(got.len(), want.len());
     assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), want);
     for (i, c) in small.enumerate().unwrap().enumerate() {
@@ -185,7 +217,10 @@ fn bypass_false_removes_exactly_the_cells_with_an_all_skip_path() {
     }
     assert_eq!(freq.len() as u32, members);
     for (line, k) in freq {
-        assert!((120..=290).contains(&k), "{line} drawn {k} times, expected about 200");
+        assert!(
+            (120..=290).contains(&k),
+            "{line} drawn {k} times, expected about 200"
+        );
     }
 }
 
@@ -275,7 +310,11 @@ fn canonical_hash_is_exactly_isomorphism_on_a_small_graph_space() {
     }
     assert!(pairs > 0, "no two forms were the same network");
     let networks = s.networks(1_000).unwrap().len();
-    assert!(networks < all.len(), "{networks} networks in {} forms", all.len());
+    assert!(
+        networks < all.len(),
+        "{networks} networks in {} forms",
+        all.len()
+    );
 }
 
 #[test]
@@ -290,14 +329,20 @@ fn a_layer_read_twice_is_not_two_copies_of_it() {
         .unwrap();
     assert_ne!(s.canonical_key(&shared), s.canonical_key(&copies));
     // Relabelled layers and a contracted skip: the same network.
-    let a = s.parse_candidate("dag(0>1:gcn,1>2:gat,0>3:fc,3>4:skip)").unwrap();
-    let b = s.parse_candidate("dag(0>1:fc,0>2:gcn,2>3:gat,1>4:skip)").unwrap();
+    let a = s
+        .parse_candidate("dag(0>1:gcn,1>2:gat,0>3:fc,3>4:skip)")
+        .unwrap();
+    let b = s
+        .parse_candidate("dag(0>1:fc,0>2:gcn,2>3:gat,1>4:skip)")
+        .unwrap();
     assert_eq!(s.canonical_key(&a), s.canonical_key(&b));
 }
 
 #[test]
 fn unordered_operations_hash_their_arguments_as_a_set() {
-    let s = space("@unordered add\nnet = add(x = branch, y = branch)\nbranch = conv(k = {3, 5}) | pool");
+    let s = space(
+        "@unordered add\nnet = add(x = branch, y = branch)\nbranch = conv(k = {3, 5}) | pool",
+    );
     let a = s.parse_candidate("add(x=conv(k=3),y=pool)").unwrap();
     let b = s.parse_candidate("add(x=pool,y=conv(k=3))").unwrap();
     let c = s.parse_candidate("add(x=pool,y=conv(k=5))").unwrap();
