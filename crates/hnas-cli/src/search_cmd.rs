@@ -18,7 +18,7 @@ pub struct SearchArgs {
     /// The space file (.hnas).
     #[arg(long)]
     pub space: Option<PathBuf>,
-    /// The evaluator: nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COL][,form=line|nb201],
+    /// The evaluator: nb201:cifar10, nb201:cifar100, nb201:imagenet16, table:PATH[,key=COL][,form=line|nb201|network],
     /// command:["PROGRAM","ARG",...] (or command:{"argv": [...], "timeout": S, "retries": N, ...}),
     /// train:mnist1d, train:fashion-mnist, train:idx:DIR, train:csv:FILE (options ,epochs=N,lr=X,...),
     /// proxy:DATASET (zero-cost proxies), oneshot:DATASET (inherited weights of a supernet),

@@ -272,3 +272,36 @@ fn predictors_rank_the_committed_mnist1d_table() {
     let mean = taus.iter().sum::<f64>() / 3.0;
     assert!((0.35..0.8).contains(&mean), "{taus:?}");
 }
+
+#[test]
+fn successive_halving_screens_with_proxies_then_trains_the_survivors() {
+    let dir = tempdir("predict", "ladder");
+    let study = dir.join("s.db");
+    hnas()
+        .args(["search", "--space", &example("nb201"), "--evaluator"])
+        .arg("proxy:mnist1d,channels=2,train_size=256,train_epochs=3,proxies=flops+params+synflow,reference=20")
+        .args(["--strategy", "sh", "--budget", "13", "--seed", "1", "--quiet", "--study"])
+        .arg(&study)
+        .succeeds();
+    let store = SqliteStore::open(&study).unwrap();
+    let trials = store.trials().unwrap();
+    let at = |f: f64| trials.iter().filter(|t| t.fidelity == Some(f)).count();
+    // Rungs 0/1/3 promote by three (the ratio of the trained rungs): 9 screened by the
+    // proxies, 3 trained for one epoch, 1 for three.
+    assert_eq!((at(0.0), at(1.0), at(3.0)), (9, 3, 1));
+    assert!(trials.iter().all(|t| t.error.is_none()), "a trial failed");
+    // The survivors of the screen are the networks with the best aggregate.
+    let promoted: HashSet<&str> = trials
+        .iter()
+        .filter(|t| t.fidelity == Some(1.0))
+        .map(|t| t.canonical_hash.as_str())
+        .collect();
+    let (kept, dropped): (Vec<_>, Vec<_>) = trials
+        .iter()
+        .filter(|t| t.fidelity == Some(0.0))
+        .partition(|t| promoted.contains(t.canonical_hash.as_str()));
+    assert_eq!(kept.len(), 3);
+    let worst_kept = kept.iter().map(|t| t.metrics["aggregate"]).fold(f64::INFINITY, f64::min);
+    let best_dropped = dropped.iter().map(|t| t.metrics["aggregate"]).fold(f64::NEG_INFINITY, f64::max);
+    assert!(worst_kept >= best_dropped, "{worst_kept} < {best_dropped}");
+}

@@ -433,7 +433,15 @@ pub fn build_in(
             }
             // By default each promotion step spends what the step between rungs costs:
             // eta is the rungs' geometric ratio (3 for 1/3/9, 200/12 for 12/200), at least 2.
-            let ratio = (rungs[rungs.len() - 1] / rungs[0]).powf(1.0 / (rungs.len() - 1) as f64);
+            // A rung at fidelity 0 (proxies, one-shot scores: next to free) has no ratio to
+            // the next: the ratio is that of the positive rungs (3 for 0/1/3/9), 3 if one.
+            let positive: Vec<f64> = rungs.iter().copied().filter(|&f| f > 0.0).collect();
+            let ratio = if positive.len() >= 2 {
+                (positive[positive.len() - 1] / positive[0])
+                    .powf(1.0 / (positive.len() - 1) as f64)
+            } else {
+                3.0
+            };
             let eta = spec.f64_param("eta", ratio.max(2.0), |x| x > 1.0, "a number above 1")?;
             let first = spec.usize_param("n", eta.powi(rungs.len() as i32 - 1).ceil() as usize)?;
             let sampler = spec.params.get("sampler").map_or(sampler, String::as_str);

@@ -143,7 +143,8 @@ impl Settings {
 
 /// The objective and report metrics a preset evaluator is searched with by default:
 /// `nb201:*` max:valid_12 reporting test_200, `hash`/`sleep:` max:score, `train:*`
-/// max:accuracy reporting test accuracy, size and latency, `oneshot:*` max:accuracy.
+/// max:accuracy reporting test accuracy, size and latency, `oneshot:*` and the proxy ladder
+/// (`proxy:..,train_epochs=N`) max:accuracy.
 /// `None`: it must be given.
 pub fn default_objective(evaluator: &str) -> Option<(String, Vec<String>)> {
     if evaluator.starts_with("nb201:") {
@@ -156,6 +157,12 @@ pub fn default_objective(evaluator: &str) -> Option<(String, Vec<String>)> {
             ["test_accuracy", "params", "flops", "latency_ms"]
                 .map(String::from)
                 .to_vec(),
+        ))
+    } else if evaluator.starts_with("proxy:") && evaluator.contains("train_epochs=") {
+        // The ladder's bottom rung writes the proxies' aggregate as `accuracy`.
+        Some((
+            "max:accuracy".into(),
+            ["aggregate", "params", "flops"].map(String::from).to_vec(),
         ))
     } else if evaluator.starts_with("oneshot:") {
         Some((

@@ -26,7 +26,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Gradients;
 use burn::tensor::{Device, FloatDType, Int, Tensor, TensorData};
-use hnas_eval::{EvalError, Evaluator, Metrics};
+use hnas_eval::{EvalError, Evaluator, Metrics, TrialInfo};
 use hnas_space::{Candidate, Space};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -524,7 +524,17 @@ pub struct ProxyEvaluator {
     /// Per space (by its text's hash): each reference network's value of each proxy of
     /// `aggregate`, sorted per proxy.
     references: Mutex<HashMap<u64, Arc<Vec<Vec<f64>>>>>,
+    /// With `train_epochs=N`: the fidelity ladder proxies (fidelity 0) → standalone training
+    /// at 1, 3, 9, .. N epochs.
+    pub ladder: Option<Box<crate::evaluator::TrainEvaluator>>,
 }
+
+/// What the proxies cost at the bottom of a ladder, in training epochs of the candidate
+/// (51 ms for all proxies against about 1.5 s per epoch on MNIST-1D; docs/benchmarks.md).
+const PROXY_COST_EPOCHS: f64 = 0.03;
+
+/// The metrics a ladder adds: the objective's stand-in at fidelity 0, and the epochs trained.
+pub const LADDER_METRICS: [&str; 2] = ["accuracy", "epochs"];
 
 impl ProxyEvaluator {
     /// Parses what follows `proxy:`: a dataset as `train:` names it (`mnist1d`,
@@ -559,7 +569,10 @@ impl ProxyEvaluator {
             aggregate: Vec::new(),
             batch_data: OnceLock::new(),
             references: Mutex::new(HashMap::new()),
+            ladder: None,
         };
+        let mut train_epochs = None;
+        let mut passed = vec![head.to_string()];
         let mut aggregate: Option<Vec<Proxy>> = None;
         let mut classes = 10;
         let mut proxies: Option<Vec<Proxy>> = None;
@@ -582,8 +595,20 @@ impl ProxyEvaluator {
                         .map_err(|_| fatal(format!("option seed: `{v}`")))?
                 }
                 "classes" => classes = count()?,
-                "channels" => ev.skeleton.channels = count()?,
-                "cells" => ev.skeleton.cells = count()?,
+                "channels" => {
+                    ev.skeleton.channels = count()?;
+                    passed.push(p.to_string());
+                }
+                "cells" => {
+                    ev.skeleton.cells = count()?;
+                    passed.push(p.to_string());
+                }
+                "train_epochs" => train_epochs = Some(count()?),
+                // Settings of the standalone training of a ladder's upper rungs.
+                "lr" | "optimizer" | "momentum" | "weight_decay" | "train_size"
+                | "label_smoothing" | "train_batch" => {
+                    passed.push(p.replace("train_batch=", "batch="));
+                }
                 "reference" => {
                     ev.reference = v
                         .parse()
@@ -609,7 +634,7 @@ impl ProxyEvaluator {
                 }
                 _ => {
                     return Err(fatal(format!(
-                        "unknown option `{k}` (proxies, aggregate, reference, batch, seed, classes, channels, cells)"
+                        "unknown option `{k}` (proxies, aggregate, reference, batch, seed, classes, channels, cells, train_epochs, lr, optimizer, momentum, weight_decay, train_size, label_smoothing, train_batch)"
                     )))
                 }
             }
@@ -632,6 +657,31 @@ impl ProxyEvaluator {
                     p.name()
                 )));
             }
+        }
+        if let Some(n) = train_epochs {
+            if data_free {
+                return Err(fatal(
+                    "train_epochs trains the candidates above the proxies, which needs a dataset, not shape=".into(),
+                ));
+            }
+            if ev.reference == 0 {
+                return Err(fatal(
+                    "train_epochs ranks the bottom rung by `aggregate`, which reference=0 turns off".into(),
+                ));
+            }
+            let mut t = crate::evaluator::TrainEvaluator::parse(&passed.join(",")).map_err(|e| {
+                fatal(
+                    e.to_string()
+                        .replace(&format!("evaluator 'train:{}': ", passed.join(",")), ""),
+                )
+            })?;
+            t.config.epochs = n;
+            t.latency_runs = 0;
+            ev.ladder = Some(Box::new(t));
+        } else if passed.len() > 1 + passed.iter().filter(|p| p.starts_with("channels=") || p.starts_with("cells=")).count() {
+            return Err(fatal(
+                "training options (lr, optimizer, .., train_batch) need train_epochs=N: they set the training of a ladder's upper rungs".into(),
+            ));
         }
         ev.aggregate = aggregate.unwrap_or_else(|| ev.proxies.clone());
         if let Some(p) = ev.aggregate.iter().find(|p| !ev.proxies.contains(p)) {
@@ -740,6 +790,13 @@ impl Evaluator for ProxyEvaluator {
         if self.reference > 0 && !self.aggregate.is_empty() {
             m.push("aggregate".into());
         }
+        if let Some(t) = &self.ladder {
+            for x in t.metrics().into_iter().chain(LADDER_METRICS.map(String::from)) {
+                if !m.contains(&x) {
+                    m.push(x);
+                }
+            }
+        }
         m
     }
 
@@ -747,8 +804,80 @@ impl Evaluator for ProxyEvaluator {
         &self,
         space: &Space,
         c: &Candidate,
-        _fidelity: Option<f64>,
+        fidelity: Option<f64>,
     ) -> Result<Metrics, EvalError> {
+        match &self.ladder {
+            Some(t) if fidelity.is_some_and(|f| f >= 1.0) => t.evaluate(space, c, fidelity),
+            Some(_) => {
+                let mut m = self.proxies_of(space, c)?;
+                // The bottom rung compares candidates by the objective: there the proxies'
+                // aggregate (a rank in [0, 1], like an accuracy fraction) stands in for it.
+                let agg = m.get("aggregate").copied().ok_or_else(|| {
+                    EvalError::Failed("no proxy of the aggregate is defined for this network".into())
+                })?;
+                m.insert("accuracy".into(), agg);
+                m.insert("epochs".into(), 0.0);
+                Ok(m)
+            }
+            None => self.proxies_of(space, c),
+        }
+    }
+
+    fn evaluate_trial(
+        &self,
+        space: &Space,
+        c: &Candidate,
+        fidelity: Option<f64>,
+        trial: &TrialInfo,
+    ) -> Result<Metrics, EvalError> {
+        match &self.ladder {
+            Some(t) if fidelity.is_some_and(|f| f >= 1.0) => {
+                t.evaluate_trial(space, c, fidelity, trial)
+            }
+            _ => self.evaluate(space, c, fidelity),
+        }
+    }
+
+    fn check_space(&self, space: &Space) -> Result<(), EvalError> {
+        match &self.ladder {
+            Some(t) => t.check_space(space),
+            None => Ok(()),
+        }
+    }
+
+    fn cost(&self, fidelity: Option<f64>) -> f64 {
+        match &self.ladder {
+            Some(t) if fidelity.is_some_and(|f| f >= 1.0) => t.cost(fidelity),
+            Some(_) => PROXY_COST_EPOCHS,
+            None => 1.0,
+        }
+    }
+
+    /// Without a ladder the fidelity means nothing; with one: 0 (the proxies), then the
+    /// standalone rungs 1, 3, 9, .. up to `train_epochs`.
+    fn fidelities(&self) -> Vec<f64> {
+        match &self.ladder {
+            Some(t) => {
+                let mut f = vec![0.0];
+                f.extend(t.fidelities());
+                f
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn cost_unit(&self) -> &str {
+        if self.ladder.is_some() {
+            "epochs"
+        } else {
+            "evaluations"
+        }
+    }
+}
+
+impl ProxyEvaluator {
+    /// The proxies of `c` (and their aggregate) as metrics.
+    fn proxies_of(&self, space: &Space, c: &Candidate) -> Result<Metrics, EvalError> {
         let (input, classes, batch) = self.frame()?;
         let compiled = compile(&space.to_json(c), input, classes, self.skeleton)
             .map_err(|e| EvalError::Failed(format!("invalid network: {e}")))?;
@@ -801,8 +930,4 @@ impl Evaluator for ProxyEvaluator {
             .collect())
     }
 
-    /// Proxies take milliseconds: one at a time per core is enough.
-    fn cost_unit(&self) -> &str {
-        "evaluations"
-    }
 }

@@ -146,3 +146,34 @@ fn the_aggregate_ranks_a_network_among_reference_networks_of_its_space() {
         .to_string();
     assert!(err.contains("not among the proxies computed"), "{err}");
 }
+
+#[test]
+fn a_ladder_scores_by_proxies_at_fidelity_zero_and_trains_above() {
+    let space = nb201();
+    let ev = ProxyEvaluator::parse(
+        "mnist1d,channels=2,train_size=256,train_epochs=3,proxies=flops+params,reference=20",
+    )
+    .unwrap();
+    assert_eq!(ev.fidelities(), vec![0.0, 1.0, 3.0]);
+    assert_eq!(ev.cost_unit(), "epochs");
+    assert!(ev.cost(Some(0.0)) < 0.1 && ev.cost(Some(3.0)) == 3.0);
+    let c = space.parse_candidate(CELL).unwrap();
+    let bottom = ev.evaluate(&space, &c, Some(0.0)).unwrap();
+    // The objective's stand-in at the bottom rung is the aggregate, and nothing was trained.
+    assert_eq!(bottom["accuracy"], bottom["aggregate"]);
+    assert_eq!(bottom["epochs"], 0.0);
+    assert!(!bottom.contains_key("test_accuracy"));
+    let trained = ev.evaluate(&space, &c, Some(1.0)).unwrap();
+    assert_eq!(trained["epochs"], 1.0);
+    assert!(trained["accuracy"] > 1.0, "a trained accuracy in percent: {trained:?}");
+    assert!(trained.contains_key("test_accuracy"));
+    // Without the measurement, latency is left out rather than NaN (a NaN fails a trial).
+    assert!(trained.values().all(|v| v.is_finite()), "{trained:?}");
+    // Without a ladder, one fidelity and the proxies only; training options need one.
+    let flat = ProxyEvaluator::parse("mnist1d,proxies=flops,reference=20").unwrap();
+    assert!(flat.fidelities().is_empty());
+    let err = |s: &str| ProxyEvaluator::parse(s).err().unwrap().to_string();
+    assert!(err("mnist1d,lr=0.1").contains("need train_epochs=N"));
+    assert!(err("shape=3x32x32,train_epochs=3").contains("needs a dataset"));
+    assert!(err("mnist1d,train_epochs=3,reference=0").contains("reference=0"));
+}
