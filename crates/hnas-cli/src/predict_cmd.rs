@@ -55,6 +55,13 @@ pub struct PredictArgs {
     /// Add the path encoding of DAG cells to the decision encoding.
     #[arg(long)]
     pub paths: bool,
+    /// Add Weisfeiler-Lehman features of DAG cells, this many rounds deep (with gp: the WL
+    /// kernel of NASBOWL); 0: none.
+    #[arg(long, default_value_t = 0)]
+    pub wl: usize,
+    /// Width of the hashed encoding.
+    #[arg(long, default_value_t = 512)]
+    pub dims: usize,
     /// An evaluator whose metrics become numeric features (free statistics: parameters,
     /// FLOPs, zero-cost proxies), e.g. proxy:mnist1d.
     #[arg(long)]
@@ -106,7 +113,8 @@ fn models(names: &[String]) -> Result<Vec<ModelKind>> {
 pub fn run(a: PredictArgs) -> Result<()> {
     let encoder = Encoder {
         paths: a.paths,
-        ..Encoder::default()
+        wl: a.wl,
+        dims: a.dims,
     };
     let kinds = models(&a.model)?;
     if let Some(study) = &a.study {

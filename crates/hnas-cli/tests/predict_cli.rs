@@ -301,7 +301,13 @@ fn successive_halving_screens_with_proxies_then_trains_the_survivors() {
         .filter(|t| t.fidelity == Some(0.0))
         .partition(|t| promoted.contains(t.canonical_hash.as_str()));
     assert_eq!(kept.len(), 3);
-    let worst_kept = kept.iter().map(|t| t.metrics["aggregate"]).fold(f64::INFINITY, f64::min);
-    let best_dropped = dropped.iter().map(|t| t.metrics["aggregate"]).fold(f64::NEG_INFINITY, f64::max);
+    let worst_kept = kept
+        .iter()
+        .map(|t| t.metrics["aggregate"])
+        .fold(f64::INFINITY, f64::min);
+    let best_dropped = dropped
+        .iter()
+        .map(|t| t.metrics["aggregate"])
+        .fold(f64::NEG_INFINITY, f64::max);
     assert!(worst_kept >= best_dropped, "{worst_kept} < {best_dropped}");
 }

@@ -437,8 +437,7 @@ pub fn build_in(
             // the next: the ratio is that of the positive rungs (3 for 0/1/3/9), 3 if one.
             let positive: Vec<f64> = rungs.iter().copied().filter(|&f| f > 0.0).collect();
             let ratio = if positive.len() >= 2 {
-                (positive[positive.len() - 1] / positive[0])
-                    .powf(1.0 / (positive.len() - 1) as f64)
+                (positive[positive.len() - 1] / positive[0]).powf(1.0 / (positive.len() - 1) as f64)
             } else {
                 3.0
             };

@@ -302,6 +302,76 @@ impl Space {
         out
     }
 
+    /// Weisfeiler-Lehman subtree features of every DAG cell of a candidate, `rounds`
+    /// relabellings deep: each cell becomes a graph whose nodes are its nodes (labelled
+    /// `in`, `out` or `node`) and one node per non-zero edge (labelled by its operation), and
+    /// at every round each node's label is replaced by a hash of itself with the sorted
+    /// labels of its predecessors and of its successors. A feature is a label with its
+    /// occurrence number (`cell:1:label#2` is the second node with that label after one
+    /// round), so that a set of features keeps the counts. Relabelling a cell's nodes cannot
+    /// change them; the features of the WL kernel of NASBOWL (Ru et al., ICLR 2021).
+    pub fn dag_wl(&self, c: &Candidate, rounds: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for (r, d, edges, ops) in self.dag_cells(c) {
+            let n = d.nodes as usize;
+            let outputs: Vec<u32> = match d.output {
+                DagOutput::Last => vec![d.nodes - 1],
+                DagOutput::Concat => (d.inputs..d.nodes).collect(),
+                DagOutput::Leaves => unread_nodes(d, edges, &ops),
+            };
+            let mut labels: Vec<String> = (0..n)
+                .map(|i| {
+                    if i < d.inputs as usize {
+                        "in".to_string()
+                    } else if outputs.contains(&(i as u32)) {
+                        "out".to_string()
+                    } else {
+                        "node".to_string()
+                    }
+                })
+                .collect();
+            let mut ins: Vec<Vec<usize>> = vec![Vec::new(); n];
+            let mut outs: Vec<Vec<usize>> = vec![Vec::new(); n];
+            for (e, op) in edges.iter().zip(&ops) {
+                if d.zero.as_deref() == Some(op.as_str()) {
+                    continue;
+                }
+                let k = labels.len();
+                labels.push(op.clone());
+                ins.push(vec![e.from as usize]);
+                outs.push(vec![e.to as usize]);
+                outs[e.from as usize].push(k);
+                ins[e.to as usize].push(k);
+            }
+            let name = &self.g.rules[r].name;
+            for round in 0..=rounds {
+                let mut seen: HashMap<&str, usize> = HashMap::new();
+                for l in &labels {
+                    let k = seen.entry(l.as_str()).or_default();
+                    *k += 1;
+                    out.push(format!("{name}:{round}:{l}#{k}"));
+                }
+                if round == rounds {
+                    break;
+                }
+                let next: Vec<String> = (0..labels.len())
+                    .map(|v| {
+                        let mut a: Vec<&str> = ins[v].iter().map(|&u| labels[u].as_str()).collect();
+                        let mut b: Vec<&str> =
+                            outs[v].iter().map(|&u| labels[u].as_str()).collect();
+                        a.sort_unstable();
+                        b.sort_unstable();
+                        let t = format!("{}({})({})", labels[v], a.join(","), b.join(","));
+                        hex16(xxh3_64(t.as_bytes()))
+                    })
+                    .collect();
+                labels = next;
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// Every DAG cell of a candidate: its rule, its spec, its edges and each edge's
     /// operation as text.
     fn dag_cells<'a>(

@@ -378,3 +378,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn weisfeiler_lehman_features_ignore_node_numbering_and_keep_counts() {
+    let s = space(
+        "cell = dag(nodes = 4, edge = op, zero = none, identity = skip_connect)\nop = none | skip_connect | nor_conv_1x1 | nor_conv_3x3 | avg_pool_3x3",
+    );
+    let a = s
+        .parse_candidate("dag(0>1:nor_conv_3x3,0>2:avg_pool_3x3,1>2:none,0>3:skip_connect,1>3:nor_conv_1x1,2>3:nor_conv_3x3)")
+        .unwrap();
+    // Nodes 1 and 2 swapped: the same cell.
+    let b = s
+        .parse_candidate("dag(0>1:avg_pool_3x3,0>2:nor_conv_3x3,1>2:none,0>3:skip_connect,1>3:nor_conv_3x3,2>3:nor_conv_1x1)")
+        .unwrap();
+    // One operation changed.
+    let c = s
+        .parse_candidate("dag(0>1:nor_conv_3x3,0>2:avg_pool_3x3,1>2:none,0>3:skip_connect,1>3:nor_conv_3x3,2>3:nor_conv_3x3)")
+        .unwrap();
+    assert_ne!(s.print(&a), s.print(&b));
+    assert_eq!(s.dag_wl(&a, 2), s.dag_wl(&b, 2));
+    assert_ne!(s.dag_wl(&a, 2), s.dag_wl(&c, 2));
+    // Round 0 is the label counts: c has two 3x3 convolutions, `none` edges are no nodes.
+    let wl = s.dag_wl(&c, 0);
+    assert!(wl.contains(&"cell:0:nor_conv_3x3#2".to_string()), "{wl:?}");
+    assert!(!wl.iter().any(|f| f.contains("none")), "{wl:?}");
+    assert_eq!(wl.iter().filter(|f| f.starts_with("cell:0:in")).count(), 1);
+}

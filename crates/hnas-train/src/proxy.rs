@@ -669,16 +669,22 @@ impl ProxyEvaluator {
                     "train_epochs ranks the bottom rung by `aggregate`, which reference=0 turns off".into(),
                 ));
             }
-            let mut t = crate::evaluator::TrainEvaluator::parse(&passed.join(",")).map_err(|e| {
-                fatal(
-                    e.to_string()
-                        .replace(&format!("evaluator 'train:{}': ", passed.join(",")), ""),
-                )
-            })?;
+            let mut t =
+                crate::evaluator::TrainEvaluator::parse(&passed.join(",")).map_err(|e| {
+                    fatal(
+                        e.to_string()
+                            .replace(&format!("evaluator 'train:{}': ", passed.join(",")), ""),
+                    )
+                })?;
             t.config.epochs = n;
             t.latency_runs = 0;
             ev.ladder = Some(Box::new(t));
-        } else if passed.len() > 1 + passed.iter().filter(|p| p.starts_with("channels=") || p.starts_with("cells=")).count() {
+        } else if passed.len()
+            > 1 + passed
+                .iter()
+                .filter(|p| p.starts_with("channels=") || p.starts_with("cells="))
+                .count()
+        {
             return Err(fatal(
                 "training options (lr, optimizer, .., train_batch) need train_epochs=N: they set the training of a ladder's upper rungs".into(),
             ));
@@ -791,7 +797,11 @@ impl Evaluator for ProxyEvaluator {
             m.push("aggregate".into());
         }
         if let Some(t) = &self.ladder {
-            for x in t.metrics().into_iter().chain(LADDER_METRICS.map(String::from)) {
+            for x in t
+                .metrics()
+                .into_iter()
+                .chain(LADDER_METRICS.map(String::from))
+            {
                 if !m.contains(&x) {
                     m.push(x);
                 }
@@ -813,7 +823,9 @@ impl Evaluator for ProxyEvaluator {
                 // The bottom rung compares candidates by the objective: there the proxies'
                 // aggregate (a rank in [0, 1], like an accuracy fraction) stands in for it.
                 let agg = m.get("aggregate").copied().ok_or_else(|| {
-                    EvalError::Failed("no proxy of the aggregate is defined for this network".into())
+                    EvalError::Failed(
+                        "no proxy of the aggregate is defined for this network".into(),
+                    )
                 })?;
                 m.insert("accuracy".into(), agg);
                 m.insert("epochs".into(), 0.0);
@@ -929,5 +941,4 @@ impl ProxyEvaluator {
             .map(|(p, v)| (p.name().to_string(), *v))
             .collect())
     }
-
 }

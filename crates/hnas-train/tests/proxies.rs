@@ -165,7 +165,10 @@ fn a_ladder_scores_by_proxies_at_fidelity_zero_and_trains_above() {
     assert!(!bottom.contains_key("test_accuracy"));
     let trained = ev.evaluate(&space, &c, Some(1.0)).unwrap();
     assert_eq!(trained["epochs"], 1.0);
-    assert!(trained["accuracy"] > 1.0, "a trained accuracy in percent: {trained:?}");
+    assert!(
+        trained["accuracy"] > 1.0,
+        "a trained accuracy in percent: {trained:?}"
+    );
     assert!(trained.contains_key("test_accuracy"));
     // Without the measurement, latency is left out rather than NaN (a NaN fails a trial).
     assert!(trained.values().all(|v| v.is_finite()), "{trained:?}");

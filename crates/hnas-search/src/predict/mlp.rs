@@ -370,6 +370,7 @@ impl MlpEnsemble {
         Encoder {
             dims: self.dims,
             paths: self.paths,
+            wl: 0,
         }
         .encode(space, c)
     }

@@ -114,6 +114,9 @@ pub struct Encoder {
     /// Add the path encoding of DAG cells (BANANAS' encoding: one feature per input-to-output
     /// sequence of operations).
     pub paths: bool,
+    /// Add the Weisfeiler-Lehman features of DAG cells (`Space::dag_wl`, this many rounds;
+    /// 0: none): with a GP, the WL kernel of NASBOWL.
+    pub wl: usize,
 }
 
 impl Default for Encoder {
@@ -121,6 +124,7 @@ impl Default for Encoder {
         Encoder {
             dims: 512,
             paths: false,
+            wl: 0,
         }
     }
 }
@@ -142,6 +146,11 @@ impl Encoder {
             .collect();
         if self.paths {
             for p in space.dag_paths(c) {
+                f.push((xxhash_rust::xxh3::xxh3_64(p.as_bytes()) % dims as u64) as u32);
+            }
+        }
+        if self.wl > 0 {
+            for p in space.dag_wl(c, self.wl) {
                 f.push((xxhash_rust::xxh3::xxh3_64(p.as_bytes()) % dims as u64) as u32);
             }
         }
