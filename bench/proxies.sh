@@ -40,6 +40,9 @@ if [[ $parts == *3* ]]; then
         --features proxy:mnist1d --model none --candidates $table --seeds 1
     end=$(date +%s.%N)
     echo "proxies of 150 networks plus 100 reference networks: $(echo "$end - $start" | bc -l) s"
+    echo "-- proxies on data/nb201-mnist1d-200.csv (NB201-op cells, 4 channels)"
+    "$hnas" predict --space $nb201 --evaluator "table:data/nb201-mnist1d-200.csv" --metric accuracy \
+        --features proxy:mnist1d,channels=4 --model none --candidates data/nb201-mnist1d-200.csv --seeds 1
     echo "-- predictors on the same table: train on 100, rank 50, 20 splits"
     "$hnas" predict --space $space --evaluator "table:$table" --metric accuracy \
         --features proxy:mnist1d --model mlp,gbt,gp --train 25,100 --test 50 \
