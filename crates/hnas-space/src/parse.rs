@@ -418,19 +418,36 @@ impl<'a> Parser<'a> {
             self.depth -= 1;
             return Ok(p);
         }
+        let at = self.pos;
         let (arg, arg_span) = self.ident(
             "a condition on an argument (as in 'n1 == skip', 'k != 7', 'act in {relu, gelu}')",
         )?;
         let mut negate = false;
+        if self.is_punct('=') && *self.peek_at(1) != Tok::Punct('=') {
+            // `name =` on a new line is the next rule: the condition stopped short.
+            if self.starts_line(at) {
+                let prev = self.toks[at.saturating_sub(1)].span.clone();
+                return self.error(
+                    prev,
+                    format!(
+                        "the condition ends here, but a test was expected after it (the next line starts rule '{arg}')"
+                    ),
+                );
+            }
+            return self.error(
+                self.span(),
+                format!("a test compares with '==', as in '{arg} == ...'; found a single '='"),
+            );
+        }
         let values = if self.is_punct('=') || self.is_punct('!') {
             negate = self.is_punct('!');
             self.bump();
             self.expect(
                 '=',
                 if negate {
-                    "'=' after '!'"
+                    "'=' after '!' (as in 'a != b')"
                 } else {
-                    "'=' after '=' (a test is written 'arg == value')"
+                    "'=='"
                 },
             )?;
             vec![self.value()?]

@@ -51,6 +51,13 @@ fn where_counts_exactly_the_members_that_satisfy_it() {
 }
 
 #[test]
+fn a_condition_may_span_lines() {
+    let s =
+        space("net = f(a = {1, 2, 3}, b = v)\n    where a != 1\n      and not b in {q}\nv = p | q");
+    assert_eq!(s.size().to_string(), "2");
+}
+
+#[test]
 fn where_sampling_is_uniform_over_the_allowed_members() {
     let s = space(MLP);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -111,6 +118,14 @@ fn where_errors_name_the_problem() {
             "identity = OP",
         ),
         ("@unordered g\nnet = f(a = {1, 2})", "no operation 'g'"),
+        (
+            "net = f(a = {1, 2}) where a = 1",
+            "a test compares with '=='",
+        ),
+        (
+            "net = f(a = {1, 2})\n  where a == 1 and\nx = p | q",
+            "the next line starts rule 'x'",
+        ),
     ] {
         let d = Space::parse("t.hnas", text).unwrap_err().render();
         assert!(d.contains(want), "{text}\n{d}");
