@@ -27,6 +27,9 @@ fi
 if [[ $parts == *2* ]]; then
     echo "== 2. predictors on NAS-Bench-201 CIFAR-10 (published at 156: neural 0.41, PINAT 0.63, HyperNAS 0.77, FGP 0.84)"
     "$hnas" predict --space $nb201 --evaluator nb201:cifar10 --train 16,78,156,469 --seeds 20
+    echo "-- the GP with Weisfeiler-Lehman features and paths, 8192 hashed features"
+    "$hnas" predict --space $nb201 --evaluator nb201:cifar10 --model gp --train 16,78,156,469 \
+        --seeds 20 --wl 1 --paths --dims 8192
     echo "-- with parameters and FLOPs as features"
     "$hnas" predict --space $nb201 --evaluator nb201:cifar10 --train 16,78,156,469 --seeds 20 \
         --features "$flops,proxies=flops+params,reference=0"
