@@ -751,7 +751,7 @@ impl Space {
         Ok(())
     }
 
-    fn val_rule(&self, r: RuleId, lvl: usize, n: &Node) -> Result<(), String> {
+    pub(crate) fn val_rule(&self, r: RuleId, lvl: usize, n: &Node) -> Result<(), String> {
         let rule = &self.g.rules[r];
         let Node::Choice { alt, kids } = n else {
             return Err(format!("expected an expansion of '{}'", rule.name));

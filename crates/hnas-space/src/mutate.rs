@@ -350,9 +350,9 @@ impl Space {
     /// Switching an alternative keeps arguments of the same name and domain and gives new
     /// parts their default (first) derivation; large integer domains and continuous ones
     /// contribute the two nearby values; a list grows by repeating its last item or shrinks
-    /// by dropping any one item. In a constrained space, variants that break a constraint
-    /// are left out (a switched alternative whose default derivation breaks its `where`
-    /// condition is then not a neighbour).
+    /// by dropping any one item. In a constrained space, a switched alternative whose
+    /// default derivation breaks its constraint takes the alternative's first member, and
+    /// other variants that break a constraint are left out.
     pub fn neighbours(&self, c: &Candidate) -> Vec<Candidate> {
         let constrained = self.is_constrained();
         let mut seen = HashSet::new();
@@ -479,10 +479,21 @@ impl Space {
                 vec![Node::Dag(edges)]
             }
         };
-        Node::Choice {
+        let node = Node::Choice {
             alt: j as u32,
             kids,
+        };
+        // A default that breaks the alternative's constraint gives way to its first member.
+        let a = &rule.alts[j];
+        let constrained = a.constraint.is_some() || matches!(&a.kind, AltKind::Dag(d) if !d.bypass);
+        if constrained
+            && !self.continuous
+            && !self.alt_counts[r][lvl][j].is_zero()
+            && self.val_rule(r, lvl, &node).is_err()
+        {
+            return self.unrank_alt(r, j, lvl, num_bigint::BigUint::zero());
         }
+        node
     }
 
     fn default_ref(&self, t: RuleId, lvl: usize) -> Node {

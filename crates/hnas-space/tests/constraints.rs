@@ -419,3 +419,13 @@ fn weisfeiler_lehman_features_ignore_node_numbering_and_keep_counts() {
     assert!(!wl.iter().any(|f| f.contains("none")), "{wl:?}");
     assert_eq!(wl.iter().filter(|f| f.starts_with("cell:0:in")).count(), 1);
 }
+
+#[test]
+fn a_switch_to_a_constrained_alternative_is_a_neighbour() {
+    let s = space("net = a_op(x = {1, 2}) | b_op(p = {1, 2}, q = {1, 2}) where p != q");
+    let c = s.parse_candidate("a_op(x=1)").unwrap();
+    let n: Vec<String> = s.neighbours(&c).iter().map(|n| s.print(n)).collect();
+    // b_op's default derivation (p = 1, q = 1) breaks its condition: its first member stands in.
+    assert!(n.iter().any(|l| l.starts_with("b_op(")), "{n:?}");
+    assert!(n.iter().all(|l| s.parse_candidate(l).is_ok()), "{n:?}");
+}
