@@ -277,7 +277,8 @@ impl Walker<'_, '_, '_> {
                 kids
             }
             AltKind::Dag(d) if !d.bypass => {
-                vec![self.bypass_dag(d, r, alt as usize, lvl, key, depth, cur_kids.first())]
+                let blocks = s.blocks(r, alt as usize, lvl);
+                vec![self.dag(d, lvl, key, depth, cur_kids.first(), Some(blocks))]
             }
             AltKind::Op { args, .. } => args
                 .iter()
@@ -287,7 +288,7 @@ impl Walker<'_, '_, '_> {
             AltKind::Ref(t) => {
                 vec![self.reference(*t, lvl, mix(key, 7), depth, cur_kids.first(), false)]
             }
-            AltKind::Dag(d) => vec![self.dag(d, lvl, key, depth, cur_kids.first())],
+            AltKind::Dag(d) => vec![self.dag(d, lvl, key, depth, cur_kids.first(), None)],
         };
         Node::Choice { alt, kids }
     }
@@ -398,35 +399,31 @@ impl Walker<'_, '_, '_> {
         }
     }
 
-    /// A `bypass = false` cell: the same decisions as [`Walker::dag`], each offered only
-    /// the options that some allowed block of the cell still holds.
-    #[allow(clippy::too_many_arguments)]
-    fn bypass_dag(
+    /// A DAG cell: node by node, its set of sources (cells with `fan_in`), then the
+    /// operation of each edge. For a `bypass = false` cell, `blocks` are its allowed
+    /// combinations of wiring and identity edges (see `constrain.rs`), and each decision is
+    /// offered only the options that some block agreeing with the decisions so far holds.
+    fn dag(
         &mut self,
         d: &DagSpec,
-        r: RuleId,
-        ai: usize,
         lvl: usize,
         key: u64,
         depth: u32,
         cur: Option<&Node>,
+        blocks: Option<&crate::constrain::Blocks>,
     ) -> Node {
         let s = self.space;
-        let blocks = s.blocks(r, ai, lvl);
         let id = s.identity_alt(d).unwrap_or(0);
         let lc = s.child(lvl);
         let cur_edges: &[Edge] = match cur {
             Some(Node::Dag(e)) => e,
             _ => &[],
         };
+        // A block's row is the wiring (one source set per node), then one identity bit per
+        // edge; decisions interleave them, so the two decided prefixes are kept apart.
         let slots = (d.nodes - d.inputs) as usize;
-        // The row is wiring first, then the identity bits, but decisions interleave them
-        // (node j's sources, then its edges): keep both halves and match on the decided ones.
         let mut wiring: Vec<u32> = Vec::with_capacity(slots);
         let mut bits: Vec<u32> = Vec::new();
-        let agree = |row: &[u32], wiring: &[u32], bits: &[u32]| {
-            row[..wiring.len()] == *wiring && row[slots..slots + bits.len()] == *bits
-        };
         let mut edges = Vec::with_capacity(d.edge_count());
         for j in d.inputs..d.nodes {
             let srcs: Vec<u32> = match d.fan_in {
@@ -449,11 +446,12 @@ impl Walker<'_, '_, '_> {
                         0
                     };
                     let weights = || {
+                        if blocks.is_none() {
+                            return vec![1.0; n as usize];
+                        }
                         let mut w = vec![0.0; n as usize];
-                        for (row, sh) in blocks.parts.iter().zip(&blocks.shares) {
-                            if agree(row, &wiring, &bits) {
-                                w[row[wiring.len()] as usize] += sh;
-                            }
+                        for (row, sh) in agreeing(blocks, slots, &wiring, &bits) {
+                            w[row[wiring.len()] as usize] += sh;
                         }
                         w
                     };
@@ -475,42 +473,40 @@ impl Walker<'_, '_, '_> {
                     .find(|e| e.to == j && e.from == from)
                     .map(|e| &e.op);
                 let ekey = mix(key, 10_000 + (j as u64) * 64 + from as u64);
-                let mut yes = 0.0;
-                let mut no = 0.0;
-                for (row, sh) in blocks.parts.iter().zip(&blocks.shares) {
-                    // Rows agree on the wiring decided so far; later wiring is still open.
-                    if row[..wiring.len()] == *wiring && row[slots..slots + bits.len()] == *bits {
+                let over = blocks.map(|_| {
+                    let (mut yes, mut no) = (0.0, 0.0);
+                    for (row, sh) in agreeing(blocks, slots, &wiring, &bits) {
                         if row[slots + bits.len()] == 1 {
                             yes += sh;
                         } else {
                             no += sh;
                         }
                     }
-                }
-                let counts = &s.alt_counts[d.edge][lc];
-                let other: f64 = counts
-                    .iter()
-                    .enumerate()
-                    .filter(|(a, _)| *a != id)
-                    .map(|(_, c)| c.to_f64().unwrap_or(f64::MAX))
-                    .sum();
-                let weights: Vec<f64> = counts
-                    .iter()
-                    .enumerate()
-                    .map(|(a, c)| {
-                        if a == id {
-                            yes
-                        } else if other > 0.0 {
-                            no * c.to_f64().unwrap_or(f64::MAX) / other
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
+                    let counts = &s.alt_counts[d.edge][lc];
+                    let other: f64 = counts
+                        .iter()
+                        .enumerate()
+                        .filter(|(a, _)| *a != id)
+                        .map(|(_, c)| c.to_f64().unwrap_or(f64::MAX))
+                        .sum();
+                    counts
+                        .iter()
+                        .enumerate()
+                        .map(|(a, c)| {
+                            if a == id {
+                                yes
+                            } else if other > 0.0 {
+                                no * c.to_f64().unwrap_or(f64::MAX) / other
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect::<Vec<f64>>()
+                });
                 let op = if s.g.rules[d.edge].shared {
                     Node::Shared
                 } else {
-                    self.rule_in(d.edge, lc, ekey, depth + 1, cur_op, true, Some(weights))
+                    self.rule_in(d.edge, lc, ekey, depth + 1, cur_op, true, over)
                 };
                 bits.push(matches!(&op, Node::Choice { alt, .. } if *alt as usize == id) as u32);
                 edges.push(Edge { from, to: j, op });
@@ -518,53 +514,21 @@ impl Walker<'_, '_, '_> {
         }
         Node::Dag(edges)
     }
+}
 
-    fn dag(&mut self, d: &DagSpec, lvl: usize, key: u64, depth: u32, cur: Option<&Node>) -> Node {
-        let cur_edges: &[Edge] = match cur {
-            Some(Node::Dag(e)) => e,
-            _ => &[],
-        };
-        let mut edges = Vec::with_capacity(d.edge_count());
-        for j in d.inputs..d.nodes {
-            let srcs: Vec<u32> = match d.fan_in {
-                None => (0..j).collect(),
-                Some(k) => {
-                    let n = binomial(j as u64, k as u64).to_u64().unwrap_or(1) as u32;
-                    let current: Vec<u32> = cur_edges
-                        .iter()
-                        .filter(|e| e.to == j)
-                        .map(|e| e.from)
-                        .collect();
-                    let cur_rank = if current.len() == k as usize {
-                        crate::enumerate::rank_combination(j, &current)
-                            .to_u32()
-                            .unwrap_or(0)
-                    } else {
-                        0
-                    };
-                    let pick = self.decide(
-                        DecisionKind::Sources,
-                        mix(key, 5000 + j as u64),
-                        depth,
-                        n,
-                        || vec![1.0; n as usize],
-                        cur_rank,
-                    );
-                    crate::enumerate::unrank_combination(j, k, pick.into())
-                }
-            };
-            for from in srcs {
-                let cur_op = cur_edges
-                    .iter()
-                    .find(|e| e.to == j && e.from == from)
-                    .map(|e| &e.op);
-                let ekey = mix(key, 10_000 + (j as u64) * 64 + from as u64);
-                let op = self.reference(d.edge, lvl, ekey, depth, cur_op, true);
-                edges.push(Edge { from, to: j, op });
-            }
-        }
-        Node::Dag(edges)
-    }
+/// The rows of `blocks` (with their shares) that agree with a DAG cell's decided wiring and
+/// identity bits; rows hold `slots` wiring entries, then the bits.
+fn agreeing<'a>(
+    blocks: Option<&'a crate::constrain::Blocks>,
+    slots: usize,
+    wiring: &'a [u32],
+    bits: &'a [u32],
+) -> impl Iterator<Item = (&'a Vec<u32>, &'a f64)> + 'a {
+    blocks.into_iter().flat_map(move |b| {
+        b.parts.iter().zip(&b.shares).filter(move |(row, _)| {
+            row[..wiring.len()] == *wiring && row[slots..slots + bits.len()] == *bits
+        })
+    })
 }
 
 impl Space {

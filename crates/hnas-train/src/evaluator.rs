@@ -51,6 +51,23 @@ pub const METRICS: [&str; 9] = [
 ];
 
 impl TrainEvaluator {
+    /// The standalone training of a ladder's upper rungs (`oneshot:`, `proxy:..,train_epochs=N`):
+    /// `options` as `train:` reads them, the top rung at `top` epochs when given, latency not
+    /// measured. An error is the message without the `train:` evaluator's name, for the
+    /// caller to put its own in front.
+    pub fn for_ladder(options: &[String], top: Option<usize>) -> Result<TrainEvaluator, String> {
+        let spec = options.join(",");
+        let mut t = TrainEvaluator::parse(&spec).map_err(|e| {
+            e.to_string()
+                .replace(&format!("evaluator 'train:{spec}': "), "")
+        })?;
+        t.latency_runs = 0;
+        if let Some(e) = top {
+            t.config.epochs = e;
+        }
+        Ok(t)
+    }
+
     /// Parses `mnist1d`, `fashion-mnist`, `idx:DIR` or `csv:FILE` (what follows `train:`),
     /// then options `,epochs=N,batch=N,lr=X,optimizer=sgd|adam|adamw,weight_decay=X,
     /// momentum=X,label_smoothing=X,train_size=N,channels=N,cells=N,latency_runs=N`.

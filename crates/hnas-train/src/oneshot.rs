@@ -99,16 +99,7 @@ impl OneShotEvaluator {
                 }
             }
         }
-        let mut standalone = TrainEvaluator::parse(&passed.join(",")).map_err(|e| {
-            fatal(
-                e.to_string()
-                    .replace(&format!("evaluator 'train:{}': ", passed.join(",")), ""),
-            )
-        })?;
-        standalone.latency_runs = 0;
-        if let Some(e) = train_epochs {
-            standalone.config.epochs = e;
-        }
+        let standalone = TrainEvaluator::for_ladder(&passed, train_epochs).map_err(fatal)?;
         let c = &standalone.config;
         config.batch = c.batch;
         config.lr = c.lr;

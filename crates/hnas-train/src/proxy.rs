@@ -669,15 +669,8 @@ impl ProxyEvaluator {
                     "train_epochs ranks the bottom rung by `aggregate`, which reference=0 turns off".into(),
                 ));
             }
-            let mut t =
-                crate::evaluator::TrainEvaluator::parse(&passed.join(",")).map_err(|e| {
-                    fatal(
-                        e.to_string()
-                            .replace(&format!("evaluator 'train:{}': ", passed.join(",")), ""),
-                    )
-                })?;
-            t.config.epochs = n;
-            t.latency_runs = 0;
+            let t =
+                crate::evaluator::TrainEvaluator::for_ladder(&passed, Some(n)).map_err(fatal)?;
             ev.ladder = Some(Box::new(t));
         } else if passed.len()
             > 1 + passed
