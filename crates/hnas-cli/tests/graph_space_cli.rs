@@ -3,7 +3,7 @@
 //! network (tests/data/graph-small.csv, made by bench/graph_table.py).
 
 mod common;
-use common::{example, hnas, root, tempdir};
+use common::{example, hnas, root, tempdir, trials_in, Succeeds};
 use predicates::prelude::*;
 use std::collections::HashSet;
 
@@ -16,13 +16,27 @@ fn small() -> (String, String) {
 }
 
 fn stdout(args: &[&str]) -> String {
-    let out = hnas().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(hnas().args(args).succeeds().stdout).unwrap()
+}
+
+/// `hnas search` of the small space on its table (max:accuracy) into `study`, not yet run.
+fn search_table(strategy: &str, budget: &str, study: &str) -> assert_cmd::Command {
+    let (space, table) = small();
+    let mut c = hnas();
+    c.args(["search", "--space", &space, "--evaluator"])
+        .arg(format!("table:{table},form=network"))
+        .args(["--strategy", strategy, "--budget", budget])
+        .args(["--objective", "max:accuracy", "--study", study]);
+    c
+}
+
+/// Every trial of a study, as the JSON lines `hnas trials` writes.
+fn trials(study: &str) -> Vec<serde_json::Value> {
+    String::from_utf8(trials_in(study, "json").succeeds().stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -46,36 +60,14 @@ fn count_gives_forms_and_distinct_networks() {
 
 #[test]
 fn a_table_with_one_row_per_network_serves_every_form() {
-    let (space, table) = small();
     let dir = tempdir("graph", "every-form");
     let study = dir.join("s.db");
     let study = study.display().to_string();
     // Every form of the space, asked in rank order: each finds its network's row.
-    hnas()
-        .args([
-            "search",
-            "--space",
-            &space,
-            "--evaluator",
-            &format!("table:{table},form=network"),
-            "--strategy",
-            "grid",
-            "--budget",
-            "282",
-            "--objective",
-            "max:accuracy",
-            "--study",
-            &study,
-        ])
+    search_table("grid", "282", &study)
         .assert()
         .success()
         .stdout(predicate::str::contains("282 counted"));
-    let trials = |study: &str| -> Vec<serde_json::Value> {
-        stdout(&["trials", "--study", study, "--format", "json"])
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
     let mut networks = HashSet::new();
     for t in trials(&study) {
         assert_eq!(t["state"], "complete", "{t}");
@@ -86,26 +78,8 @@ fn a_table_with_one_row_per_network_serves_every_form() {
 
     // Under --dedup skip every counted trial is a new network.
     let study2 = dir.join("s2.db").display().to_string();
-    hnas()
-        .args([
-            "search",
-            "--space",
-            &space,
-            "--evaluator",
-            &format!("table:{table},form=network"),
-            "--strategy",
-            "rea:population=10,sample=3",
-            "--budget",
-            "60",
-            "--dedup",
-            "skip",
-            "--objective",
-            "max:accuracy",
-            "--study",
-            &study2,
-            "--seed",
-            "4",
-        ])
+    search_table("rea:population=10,sample=3", "60", &study2)
+        .args(["--dedup", "skip", "--seed", "4"])
         .assert()
         .success();
     let mut seen = HashSet::new();
