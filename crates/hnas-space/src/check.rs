@@ -455,31 +455,6 @@ pub const MAX_WHERE_BLOCKS: u128 = 1 << 16;
 pub const MAX_BYPASS_PATTERNS: f64 = (1u64 << 20) as f64;
 pub const MAX_BYPASS_EDGES: u32 = 20;
 
-/// Whether `f` holds for some combination of parts (one below `sizes[k]` for each k).
-pub(crate) fn any_combination(sizes: &[u32], mut f: impl FnMut(&[u32]) -> bool) -> bool {
-    let mut parts = vec![0u32; sizes.len()];
-    if sizes.contains(&0) {
-        return false;
-    }
-    loop {
-        if f(&parts) {
-            return true;
-        }
-        let mut k = 0;
-        loop {
-            if k == parts.len() {
-                return false;
-            }
-            parts[k] += 1;
-            if parts[k] < sizes[k] {
-                break;
-            }
-            parts[k] = 0;
-            k += 1;
-        }
-    }
-}
-
 fn binomial_f(n: i64, k: i64) -> f64 {
     (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
 }
@@ -918,7 +893,7 @@ pub(crate) fn check(file: &str, text: &str, raw: RawFile) -> Result<Grammar, Vec
                                         "the condition's arguments make {combos} combinations of values and alternatives; counting lists them, so expected at most {MAX_WHERE_BLOCKS}"
                                     ),
                                 );
-                            } else if !any_combination(&sizes, |parts| {
+                            } else if !crate::constrain::any_combination(&sizes, |parts| {
                                 pred.holds(&|arg| {
                                     named.iter().position(|&x| x == arg).map_or(0, |k| parts[k])
                                 })

@@ -81,18 +81,21 @@ impl Blocks {
     }
 }
 
-/// Every combination of parts below `sizes`, first part fastest.
-fn combinations(sizes: &[u32], mut f: impl FnMut(&[u32])) {
+/// Every combination of parts below `sizes`, first part fastest, until `f` says stop;
+/// whether it stopped.
+fn walk_combinations(sizes: &[u32], mut f: impl FnMut(&[u32]) -> bool) -> bool {
     if sizes.contains(&0) {
-        return;
+        return false;
     }
     let mut parts = vec![0u32; sizes.len()];
     loop {
-        f(&parts);
+        if f(&parts) {
+            return true;
+        }
         let mut k = 0;
         loop {
             if k == parts.len() {
-                return;
+                return false;
             }
             parts[k] += 1;
             if parts[k] < sizes[k] {
@@ -102,6 +105,19 @@ fn combinations(sizes: &[u32], mut f: impl FnMut(&[u32])) {
             k += 1;
         }
     }
+}
+
+/// Every combination of parts below `sizes`, first part fastest.
+fn combinations(sizes: &[u32], mut f: impl FnMut(&[u32])) {
+    walk_combinations(sizes, |p| {
+        f(p);
+        false
+    });
+}
+
+/// Whether `f` holds for some combination of parts below `sizes`.
+pub(crate) fn any_combination(sizes: &[u32], f: impl FnMut(&[u32]) -> bool) -> bool {
+    walk_combinations(sizes, f)
 }
 
 impl Space {
