@@ -365,10 +365,10 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         w.flush()?;
         let seeds_path = dir.join("seeds.csv");
         write_seeds(&seeds_path, &result.curves, &at, by_cost, a.first_seed)?;
-        let series: Vec<crate::svg::Series> = result
+        let series: Vec<hnas_report::svg::Series> = result
             .curves
             .iter()
-            .map(|c| crate::svg::Series {
+            .map(|c| hnas_report::svg::Series {
                 label: c.strategy.clone(),
                 points: if by_cost {
                     let total = a.budget_cost.unwrap_or(0.0);
@@ -412,7 +412,7 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         std::fs::write(
             &svg_path,
             // Regrets span orders of magnitude: a log axis; hypervolume percentages do not.
-            crate::svg::curves(&title, &xlabel, &ylabel, &series, !multi),
+            hnas_report::svg::curves(&title, &xlabel, &ylabel, &series, !multi),
         )?;
         writeln!(
             out,

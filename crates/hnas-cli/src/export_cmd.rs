@@ -71,12 +71,12 @@ fn parse_shape(s: &str) -> Result<Shape> {
 }
 
 pub fn run(a: ExportArgs) -> Result<()> {
-    let crate::report_cmd::Loaded {
+    let hnas_study::StudyData {
         settings,
         goals,
         trials,
         ..
-    } = crate::report_cmd::load(&a.study)?;
+    } = hnas_study::StudyData::load(&a.study.to_string_lossy())?;
     if trials.is_empty() {
         bail!(
             "{} holds no trials yet; nothing to export",

@@ -1,11 +1,10 @@
 //! `hnas illuminate`: the MAP-Elites illumination map of a study.
 
-use crate::svg;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
-use hnas_search::{Archive, Descriptor, Source, StrategySpec};
-use hnas_store::TrialState;
-use hnas_study::Settings;
+use hnas_report::describe;
+use hnas_search::{Descriptor, StrategySpec};
+use hnas_study::StudyData;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -25,40 +24,9 @@ pub struct IlluminateArgs {
     pub out: Option<PathBuf>,
 }
 
-/// A map axis for a descriptor (a single bin when the map has one dimension).
-pub(crate) fn axis(d: Option<&Descriptor>) -> svg::Axis {
-    match d {
-        Some(d) => svg::Axis {
-            label: describe(d),
-            bins: d.bins,
-            lo: d.lo,
-            hi: d.hi,
-        },
-        None => svg::Axis {
-            label: String::new(),
-            bins: 1,
-            lo: 0.0,
-            hi: 1.0,
-        },
-    }
-}
-
-fn describe(d: &Descriptor) -> String {
-    match &d.source {
-        Source::Metric(m) => m.clone(),
-        Source::Count(op) => format!("count of {op}"),
-        Source::Size => "operations".into(),
-    }
-}
-
 pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
-    let store = crate::search_cmd::open_existing(&a.study)?;
-    let rec = store
-        .study()?
-        .ok_or_else(|| anyhow!("{} holds no study", a.study.display()))?;
-    let settings: Settings =
-        serde_json::from_str(&rec.settings).context("the study's settings are unreadable")?;
-    let spec = StrategySpec::parse(&settings.strategy)?;
+    let l = StudyData::load(&a.study.to_string_lossy())?;
+    let spec = StrategySpec::parse(&l.settings.strategy)?;
     let pick = |flag: &Option<String>, key: &str| {
         flag.clone().or_else(|| {
             (spec.name == "mapelites")
@@ -75,21 +43,8 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
     if descriptors.is_empty() {
         bail!("no behaviour descriptors: the study's strategy is not mapelites; give --x SOURCE:lo:hi:bins (and --y)");
     }
-    let goals = hnas_study::Goals::parse(&settings)?;
-    let objective = goals.primary().clone();
-    let mut archive = Archive::new(descriptors.clone());
-    let trials = store.trials()?;
-    let mut offset = f64::INFINITY;
-    for t in trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete && t.duplicate_of.is_none())
-    {
-        // Infeasible trials (constraints) hold no cell.
-        if let Some(s) = goals.score(t) {
-            offset = offset.min(s);
-            archive.offer(&t.candidate, &t.metrics, s, t.number);
-        }
-    }
+    let objective = l.goals.primary().clone();
+    let (archive, offset) = l.archive(&descriptors);
     if archive.elites.is_empty() {
         bail!(
             "no complete trial of {} has a value for every descriptor",
@@ -160,18 +115,7 @@ pub fn run_illuminate(a: IlluminateArgs) -> Result<()> {
             w.write_record(&row)?;
         }
         w.flush()?;
-        let (dx, dy) = (&descriptors[0], descriptors.get(1));
-        let cells: Vec<((u32, u32), f64)> = archive
-            .elites
-            .iter()
-            .map(|(c, (s, _, _))| ((c[0], c.get(1).copied().unwrap_or(0)), raw(*s)))
-            .collect();
-        let map = svg::heatmap(
-            &format!("MAP-Elites elites: {}", objective.label()),
-            &axis(Some(dx)),
-            &axis(dy),
-            &cells,
-        );
+        let map = hnas_report::map_svg_over(&l, &descriptors).expect("a descriptor");
         std::fs::write(dir.join("map.svg"), map)?;
         writeln!(
             out,

@@ -10,7 +10,6 @@ mod report_cmd;
 mod search_cmd;
 mod serve_cmd;
 mod space_cmd;
-mod svg;
 mod tabulate_cmd;
 
 use clap::{Parser, Subcommand};

@@ -254,7 +254,7 @@ fn run_on_study(
     kinds: Vec<ModelKind>,
     encoder: Encoder,
 ) -> Result<()> {
-    let loaded = crate::report_cmd::load(std::path::Path::new(study))?;
+    let loaded = hnas_study::StudyData::load(study)?;
     let space = Space::parse(&loaded.settings.space_file, &loaded.settings.space)
         .map_err(|e| anyhow!("the study's space does not parse: {e}"))?;
     let metric = match &a.metric {

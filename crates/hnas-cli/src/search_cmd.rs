@@ -459,17 +459,8 @@ pub fn stored_settings(location: &Path) -> Result<Option<Settings>> {
         // Absent, or created by a search killed before it recorded its study.
         return Ok(None);
     }
-    match open_existing(location)?.study()? {
-        Some(rec) => Ok(Some(serde_json::from_str(&rec.settings).with_context(
-            || {
-                format!(
-                    "{}: the study's stored settings are unreadable",
-                    location.display()
-                )
-            },
-        )?)),
-        None => Ok(None),
-    }
+    let store = hnas_store::open_existing(&location.to_string_lossy())?;
+    hnas_study::stored_settings(store.as_ref()).with_context(|| location.display().to_string())
 }
 
 /// Resuming `--study FILE` alone: every setting not given takes its stored value, so that
@@ -677,22 +668,6 @@ fn remove_study_file(path: &Path) -> Result<()> {
 /// The store a study location names: a `postgres://` URL or an SQLite file path.
 fn store_at(location: &Path) -> Result<Box<dyn Store>> {
     Ok(hnas_store::open(&location.to_string_lossy())?)
-}
-
-/// Opens an existing study for reading (`hnas trials`, `hnas illuminate`).
-pub fn open_existing(location: &Path) -> Result<Box<dyn Store>> {
-    let url = hnas_store::is_postgres_url(&location.to_string_lossy());
-    if !url && !location.is_file() {
-        bail!(
-            "no study at {}; expected the file a 'hnas search --study FILE' wrote",
-            location.display()
-        );
-    }
-    if url {
-        store_at(location)
-    } else {
-        Ok(Box::new(SqliteStore::open_read_only(location)?))
-    }
 }
 
 /// One search per study file: an exclusive lock on the file, held until the search ends
@@ -1105,11 +1080,9 @@ fn write_front(
             "--reference has {} values; expected one per objective ({n})",
             r.len()
         ),
-        None => nadir(goals, trials),
+        None => goals.nadir(trials),
     };
-    let oriented = oriented(goals, &reference);
-    let points: Vec<Vec<f64>> = front.iter().filter_map(|t| goals.vector(t)).collect();
-    let hv = hnas_search::pareto::hypervolume(&points, &oriented);
+    let hv = goals.hypervolume(front, &reference);
     let mut rows: Vec<&&TrialRecord> = front.iter().collect();
     rows.sort_by(|a, b| {
         let (x, y) = (
@@ -1147,40 +1120,6 @@ fn write_front(
         shown.join(", ")
     )?;
     Ok(())
-}
-
-/// The worst value of each objective among feasible complete trials.
-/// A reference point in the objectives' measured units, turned to the maximized scores the
-/// hypervolume is computed on.
-pub(crate) fn oriented(goals: &Goals, reference: &[f64]) -> Vec<f64> {
-    goals
-        .objectives
-        .iter()
-        .zip(reference)
-        .map(|(o, r)| o.score(*r))
-        .collect()
-}
-
-/// The worst feasible value of each objective, as measured: the default reference point.
-pub(crate) fn nadir(goals: &Goals, trials: &[TrialRecord]) -> Vec<f64> {
-    goals
-        .objectives
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let worst = trials
-                .iter()
-                .filter(|t| goals.violation(t) == 0.0)
-                .filter_map(|t| goals.vector(t))
-                .map(|v| v[i])
-                .fold(f64::INFINITY, f64::min);
-            if worst.is_finite() {
-                o.score(worst)
-            } else {
-                0.0
-            }
-        })
-        .collect()
 }
 
 fn best_line(t: &TrialRecord, objective: &Objective, report: &[String]) -> String {
@@ -1366,12 +1305,12 @@ pub fn run_trials(a: TrialsArgs) -> Result<()> {
         wide,
         show,
     } = a;
-    let crate::report_cmd::Loaded {
+    let hnas_study::StudyData {
         settings,
         goals,
         trials: all,
         ..
-    } = crate::report_cmd::load(&study)?;
+    } = hnas_study::StudyData::load(&study.to_string_lossy())?;
     if let Some(n) = show {
         let t = all.iter().find(|t| t.number == n).ok_or_else(|| {
             anyhow!(
@@ -1534,7 +1473,7 @@ fn write_front_plot(path: &Path, goals: &Goals, trials: &[TrialRecord]) -> Resul
     if goals.objectives.len() < 2 {
         bail!("--plot draws a Pareto front and needs a study with two objectives or more");
     }
-    let svg = crate::report_cmd::front_svg(goals, trials).expect("two objectives");
+    let svg = hnas_report::front_svg(goals, trials).expect("two objectives");
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

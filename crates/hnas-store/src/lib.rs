@@ -31,6 +31,20 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
     Ok(Box::new(SqliteStore::open(std::path::Path::new(location))?))
 }
 
+/// Opens an existing study for reading: a PostgreSQL URL, or an SQLite file opened
+/// read-only (so that reading a study never creates or changes a file). A path that names no
+/// file is refused with a sentence saying what was expected.
+pub fn open_existing(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        return open(location);
+    }
+    let path = std::path::Path::new(location);
+    if !path.is_file() {
+        return Err(StoreError::NoStudy(location.into()));
+    }
+    Ok(Box::new(SqliteStore::open_read_only(path)?))
+}
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -144,6 +158,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("study store holds malformed data: {0}")]
     Corrupt(String),
+    #[error("no study at {0}; expected the file a 'hnas search --study FILE' wrote")]
+    NoStudy(String),
     #[error("trial {0} does not exist")]
     NoTrial(u64),
     #[error("study store (PostgreSQL): {0}")]

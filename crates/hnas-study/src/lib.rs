@@ -12,6 +12,7 @@ mod builder;
 mod objective;
 pub mod predict;
 mod prior;
+mod results;
 mod settings;
 mod study;
 #[cfg(feature = "postgres")]
@@ -23,6 +24,7 @@ pub use objective::{Constraint, Objective, MNAS_W};
 pub use prior::{
     evaluator_by_name, prior_from_spec, set_evaluator_registry, EvaluatorPrior, Registry,
 };
+pub use results::{stored_settings, StudyData};
 pub use settings::{default_objective, Dedup, Settings};
 pub use study::{Asked, Event, Goals, MakeStrategy, Proposal, Study, Summary};
 #[cfg(feature = "postgres")]
