@@ -55,19 +55,7 @@ fn network_frame(evaluator: &str) -> Result<Option<(Shape, usize, Skeleton)>> {
 }
 
 fn parse_shape(s: &str) -> Result<Shape> {
-    let dims: Vec<usize> = s
-        .split(['x', '×'])
-        .map(|d| d.trim().parse::<usize>().ok().filter(|v| *v > 0))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            anyhow!("--input {s}: expected C×H×W, C×L or F of positive integers, as 3x32x32")
-        })?;
-    Ok(match dims[..] {
-        [c, h, w] => Shape::Image { c, h, w },
-        [c, l] => Shape::Seq { c, l },
-        [f] => Shape::Flat { f },
-        _ => bail!("--input {s}: expected C×H×W, C×L or F"),
-    })
+    hnas_train::parse_shape(s).map_err(|e| anyhow!("--input {e}"))
 }
 
 pub fn run(a: ExportArgs) -> Result<()> {

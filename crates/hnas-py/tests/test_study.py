@@ -357,3 +357,51 @@ def test_arguments_are_checked_and_silent_outcomes_are_said():
     timed = hnas.create_study(TINY, strategy="random", dedup="off")
     timed.optimize(score, n_trials=None, timeout=0.2)
     assert len(timed.trials) > 0
+
+
+def test_report_writes_the_figures_the_cli_draws(tmp_path):
+    cli = hnas_bin()
+
+    def f(c):
+        x = c.to_dict()["root"]["args"]["x"]
+        return {"acc": float(x), "cost": float(x * x)}
+
+    db = tmp_path / "two.db"
+    study = hnas.create_study(TINY, strategy="random", objectives=["max:acc", "min:cost"], storage=db, seed=2)
+    study.optimize(f, n_trials=20)
+    files = study.report(tmp_path / "py")
+    names = [Path(p).name for p in files]
+    assert names == ["index.html", "best.svg", "front.svg", "decisions.svg"]
+    page = (tmp_path / "py" / "index.html").read_text()
+    assert "Pareto front" in page and "Leaderboard" in page
+    subprocess.run([cli, "report", "--study", str(db), "--out", str(tmp_path / "cli")], check=True, capture_output=True)
+    for name in names[1:]:
+        assert (tmp_path / "py" / name).read_text() == (tmp_path / "cli" / name).read_text(), name
+    # An in-memory study reports too; one with no trials yet says so on its page.
+    empty = hnas.create_study(TINY)
+    assert [Path(p).name for p in empty.report(tmp_path / "empty")] == ["index.html"]
+    assert "no trials yet" in (tmp_path / "empty" / "index.html").read_text()
+
+
+def test_to_torch_gives_the_cli_export(tmp_path):
+    cli = hnas_bin()
+    space = SPACES / "nb201.hnas"
+    db = tmp_path / "nb.db"
+    study = hnas.create_study(space, evaluator="nb201:cifar10", strategy="random", seed=5, storage=db)
+    study.optimize(n_trials=3)
+    best = study.best_trial
+    src = best.candidate.to_torch((3, 32, 32), 10, channels=16, cells=5)
+    assert src == best.candidate.to_torch("3x32x32", 10, channels=16, cells=5)
+    compile(src, "net.py", "exec")  # valid Python, without needing torch
+    out = subprocess.run(
+        [cli, "export", "--study", str(db), "--trial", str(best.number), "--format", "pytorch"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    body = lambda text: [line for line in text.splitlines() if not line.startswith("# Generated") and not line.startswith("# Space") and not line.startswith("# Candidate") and not line.startswith("# Metrics")]
+    assert body(src) == body(out)
+    # Fewer cells: a smaller network.
+    assert src != best.candidate.to_torch((3, 32, 32), 10, channels=16, cells=1)
+    with pytest.raises(ValueError, match="not a network"):
+        hnas.create_study(TINY).candidate("net(x=3,op=b)").to_torch("1x40", 10)
+    with pytest.raises(ValueError, match="input"):
+        best.candidate.to_torch("3xx32", 10)

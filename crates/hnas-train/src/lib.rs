@@ -9,24 +9,24 @@
 //! with no arguments.
 
 pub mod bench;
-pub mod compile;
 pub mod darts;
 pub mod data;
 pub mod evaluator;
-pub mod export;
 pub mod model;
-pub mod net;
 pub mod oneshot;
 pub mod ops;
 pub mod proxy;
 pub mod supernet;
 pub mod train;
 
-pub use compile::{compile, CompileError, Compiled, Optim, Skeleton, TrainArgs, OPERATIONS};
+// Compiling and exporting need no tensors: they live in hnas-net, re-exported here so that
+// `hnas_train::compile` and friends keep working.
 pub use data::{Dataset, Split};
 pub use evaluator::{ProgressSink, TrainEvaluator, METRICS};
+pub use hnas_net::{compile, export, net};
+pub use hnas_net::{parse_shape, CompileError, Compiled, Optim, Skeleton, TrainArgs, OPERATIONS};
+pub use hnas_net::{Net, Shape};
 pub use model::Model;
-pub use net::{Net, Shape};
 pub use train::{TrainConfig, TrainResult};
 
 /// The default space: hierarchical 1-D networks for MNIST-1D (`spaces/mnist1d.hnas`).

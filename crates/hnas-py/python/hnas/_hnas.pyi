@@ -1,4 +1,5 @@
-from typing import Any, Callable, Dict, List, Optional, Union
+import os
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 __version__: str
 
@@ -8,6 +9,13 @@ class Candidate:
     hash: str
     canonical_hash: str
     def to_dict(self) -> Dict[str, Any]: ...
+    def to_torch(
+        self,
+        input: Union[str, Tuple[int, ...]],
+        classes: int,
+        channels: int = 16,
+        cells: int = 1,
+    ) -> str: ...
 
 class Space:
     """A study's space, as a Python strategy sees it."""
@@ -66,6 +74,7 @@ class Study:
     def leaderboard(self, k: int = 10) -> List[Trial]: ...
     def pareto_front(self) -> List[Trial]: ...
     def trials_dataframe(self) -> Any: ...
+    def report(self, dir: Union[str, "os.PathLike[str]"], top: int = 5) -> List[str]: ...
     @property
     def n_counted(self) -> int: ...
     @property
