@@ -365,30 +365,12 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         w.flush()?;
         let seeds_path = dir.join("seeds.csv");
         write_seeds(&seeds_path, &result.curves, &at, by_cost, a.first_seed)?;
-        let series: Vec<hnas_report::svg::Series> = result
-            .curves
-            .iter()
-            .map(|c| hnas_report::svg::Series {
-                label: c.strategy.clone(),
-                points: if by_cost {
-                    let total = a.budget_cost.unwrap_or(0.0);
-                    (1..=200)
-                        .map(|i| {
-                            let x = total * i as f64 / 200.0;
-                            let (m, se) = c.at_cost(x);
-                            (x, m * scale, se * scale)
-                        })
-                        .collect()
-                } else {
-                    (1..=a.budget as usize)
-                        .map(|t| {
-                            let (m, se) = c.at(t);
-                            (t as f64, m * scale, se * scale)
-                        })
-                        .collect()
-                },
-            })
-            .collect();
+        let series = hnas_report::bench_series(
+            &result,
+            by_cost.then(|| a.budget_cost.unwrap_or(0.0)),
+            a.budget as usize,
+            scale,
+        );
         let title = format!(
             "{} on {}: mean {what} over {} seeds (± 1 s.e.)",
             a.space.file_name().map_or_else(

@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         std::env::set_var("HNAS_DATA", dir);
     }
     hnas_study::set_evaluator_registry(|name| {
-        search_cmd::evaluator_from_name(name).map_err(|e| e.to_string())
+        hnas_train::evaluator(name).map_err(|e| e.to_string())
     });
     let result = match cli.command {
         Command::Space(cmd) => space_cmd::run(cmd),

@@ -5,7 +5,8 @@ use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use hnas_eval::Evaluator;
 use hnas_store::{SqliteStore, Store, TrialRecord};
-use hnas_study::{Dedup, Event, Goals, Objective, Settings, Study};
+pub use hnas_study::{parse_devices, resolve_jobs, Jobs};
+use hnas_study::{Dedup, Event, Goals, Objective, Settings, Study, StudyFile};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -89,87 +90,13 @@ pub struct SearchArgs {
     pub force_new: bool,
     /// Trials evaluated at once in this process: a number, or auto (default): one per core
     /// for train:* evaluators, one per device with --devices, else 1 (docs/parallel.md).
-    #[arg(long, value_parser = jobs_value, allow_hyphen_values = true)]
+    #[arg(long, value_parser = Jobs::parse, allow_hyphen_values = true)]
     pub jobs: Option<Jobs>,
     /// Devices that trials run on, one trial per device at a time: cpu (default),
     /// cuda:0,cuda:1,.. or auto (the GPUs this machine shows). A train:* trial trains on
     /// its device; a command: program gets CUDA_VISIBLE_DEVICES and HNAS_DEVICE.
     #[arg(long)]
     pub devices: Option<String>,
-}
-
-/// `--jobs`: a number of trials at once, or `auto`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Jobs {
-    Auto,
-    N(usize),
-}
-
-fn jobs_value(s: &str) -> Result<Jobs, String> {
-    if s.trim() == "auto" {
-        return Ok(Jobs::Auto);
-    }
-    match s.trim().parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(Jobs::N(n)),
-        _ => Err(format!(
-            "'{s}' is no number of jobs; expected a whole number of trials at once, at least 1, or auto"
-        )),
-    }
-}
-
-/// The devices of `--devices`: none for `cpu`; the GPUs this machine shows for `auto`
-/// (CUDA_VISIBLE_DEVICES when set, else the NVIDIA driver's list; none without a GPU).
-pub fn parse_devices(spec: &str) -> Result<Vec<String>> {
-    let spec = spec.trim();
-    if spec == "cpu" || spec.is_empty() {
-        return Ok(Vec::new());
-    }
-    if spec == "auto" {
-        return Ok(visible_gpus());
-    }
-    let mut out = Vec::new();
-    for d in spec.split(',').map(str::trim) {
-        if d == "cpu" || d == "auto" {
-            bail!("--devices: '{d}' stands alone; expected cpu, auto, or a list of GPUs such as cuda:0,cuda:1");
-        }
-        let ok = d
-            .strip_prefix("cuda:")
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if !ok {
-            bail!("--devices: '{d}' is no device; expected cpu, auto, or a list such as cuda:0,cuda:1");
-        }
-        if out.iter().any(|o| o == d) {
-            bail!("--devices: '{d}' is listed twice; one trial runs per device");
-        }
-        out.push(d.to_string());
-    }
-    Ok(out)
-}
-
-fn visible_gpus() -> Vec<String> {
-    if let Ok(v) = std::env::var("CUDA_VISIBLE_DEVICES") {
-        // Numbered from 0 within what is visible, as CUDA numbers them.
-        let n = v
-            .split(',')
-            .filter(|x| !x.trim().is_empty() && x.trim() != "-1")
-            .count();
-        return (0..n).map(|i| format!("cuda:{i}")).collect();
-    }
-    let n = std::fs::read_dir("/proc/driver/nvidia/gpus").map_or(0, |d| d.count());
-    (0..n).map(|i| format!("cuda:{i}")).collect()
-}
-
-/// How many trials run at once: `--jobs`, or for `auto` what the evaluator asks for on
-/// this machine's cores (one per device when devices are named).
-pub fn resolve_jobs(jobs: Option<Jobs>, evaluator: &dyn Evaluator, devices: &[String]) -> usize {
-    match jobs.unwrap_or(Jobs::Auto) {
-        Jobs::N(n) => n,
-        Jobs::Auto if !devices.is_empty() => devices.len(),
-        Jobs::Auto => {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            evaluator.auto_jobs(cores).max(1)
-        }
-    }
 }
 
 /// `--budget`: a whole number of trials, at least one, said as a sentence when it is not.
@@ -201,47 +128,16 @@ pub struct Resolved {
     pub study: PathBuf,
 }
 
-const TOML_KEYS: &[&str] = &[
-    "space",
-    "evaluator",
-    "strategy",
-    "budget",
-    "seed",
-    "study",
-    "objective",
-    "constraints",
-    "budget_cost",
-    "max_cost",
-    "reference",
-    "report",
-    "dedup",
-    "prior",
-    "fidelity",
-    "jobs",
-    "devices",
-];
-
 /// What `hnas search` runs with no space and no evaluator: the embedded MNIST-1D space,
 /// trained for real, searched by regularized evolution.
 pub const DEFAULT_EVALUATOR: &str = "train:mnist1d";
 pub const DEFAULT_STRATEGY: &str = "rea:population=10,sample=3";
 pub const DEFAULT_BUDGET: u64 = 30;
 
-/// Builds an evaluator from its name: `train:..`, `proxy:..` and `oneshot:..` here
-/// (hnas-train), the rest in hnas-eval.
+/// Builds an evaluator from its name (hnas-train's registry: training, proxies, one-shot,
+/// and hnas-eval's).
 pub fn evaluator_from_name(name: &str) -> Result<Box<dyn Evaluator>> {
-    if let Some(spec) = name.strip_prefix("proxy:") {
-        return Ok(Box::new(hnas_train::proxy::ProxyEvaluator::parse(spec)?));
-    }
-    if let Some(spec) = name.strip_prefix("oneshot:") {
-        return Ok(Box::new(hnas_train::oneshot::OneShotEvaluator::parse(
-            spec,
-        )?));
-    }
-    match hnas_train::from_name(name) {
-        Some(ev) => Ok(Box::new(ev?)),
-        None => Ok(hnas_eval::from_name(name)?),
-    }
+    Ok(hnas_train::evaluator(name)?)
 }
 
 /// Checks a study's space from the text in its settings (read from its file, or stored with
@@ -253,203 +149,33 @@ pub fn load_space(settings: &Settings) -> Result<hnas_space::Space> {
 
 pub use hnas_study::default_objective;
 
-fn read_toml(path: &Path, args: &mut SearchArgs) -> Result<()> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read study file {}", path.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| anyhow!("{}: {}", path.display(), e.message()))?;
-    let base = path.parent().unwrap_or(Path::new(""));
-    let shown = path.display();
-    for (k, v) in &table {
-        let bad = |want: &str| anyhow!("{shown}: '{k}' must be {want}");
-        match k.as_str() {
-            "space" => {
-                let s = v.as_str().ok_or_else(|| bad("a path"))?;
-                args.space.get_or_insert_with(|| base.join(s));
-            }
-            "study" => {
-                let s = v.as_str().ok_or_else(|| bad("a path"))?;
-                args.study.get_or_insert_with(|| base.join(s));
-            }
-            "evaluator" if v.is_table() => {
-                // An external program: [evaluator] command = ["python3", "train.py"], ...
-                let t = v.as_table().expect("checked");
-                let mut spec = serde_json::Map::new();
-                for (key, value) in t {
-                    let key = if key == "command" {
-                        "argv"
-                    } else {
-                        key.as_str()
-                    };
-                    let json = serde_json::to_value(value)
-                        .map_err(|e| anyhow!("{shown}: evaluator.{key}: {e}"))?;
-                    spec.insert(key.to_string(), json);
-                }
-                if !spec.contains_key("argv") {
-                    return Err(bad(
-                        "a string, or a table with command = [\"PROGRAM\", \"ARG\", ...]",
-                    ));
-                }
-                let name = format!("command:{}", serde_json::Value::Object(spec));
-                // Checked here so that a mistake names the study file.
-                hnas_eval::CommandEvaluator::parse(&name["command:".len()..])
-                    .map_err(|e| anyhow!("{shown}: {e}"))?;
-                args.evaluator.get_or_insert(name);
-            }
-            "evaluator" => {
-                let s = v.as_str().ok_or_else(|| bad("a string"))?;
-                // A table path is relative to the study file.
-                let s = match s.strip_prefix("table:") {
-                    Some(rest) => format!("table:{}", base.join(rest).display()),
-                    None => s.to_string(),
-                };
-                args.evaluator.get_or_insert(s);
-            }
-            "strategy" => {
-                let spec = match v {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Table(t) => {
-                        let name = t
-                            .get("name")
-                            .and_then(|n| n.as_str())
-                            .ok_or_else(|| bad("a string or a table with 'name'"))?;
-                        let params: Vec<String> = t
-                            .iter()
-                            .filter(|(k, _)| *k != "name")
-                            .map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"')))
-                            .collect();
-                        if params.is_empty() {
-                            name.to_string()
-                        } else {
-                            format!("{name}:{}", params.join(","))
-                        }
-                    }
-                    _ => return Err(bad("a string or a table")),
-                };
-                args.strategy.get_or_insert(spec);
-            }
-            "budget" | "seed" => {
-                let least = if k == "budget" { 1 } else { 0 };
-                let n = v
-                    .as_integer()
-                    .filter(|n| *n >= least)
-                    .ok_or_else(|| bad(&format!("a whole number, at least {least}")))?
-                    as u64;
-                if k == "budget" {
-                    args.budget.get_or_insert(n);
-                } else {
-                    args.seed.get_or_insert(n);
-                }
-            }
-            "objective" | "constraints" => {
-                let what = if k == "objective" {
-                    "a string such as max:valid_12, or a list of them"
-                } else {
-                    "a list of strings such as \"latency_ms_pi5_onnx <= 5\""
-                };
-                let list: Vec<String> = match v {
-                    toml::Value::String(s) => vec![s.clone()],
-                    toml::Value::Array(a) => a
-                        .iter()
-                        .map(|x| x.as_str().map(str::to_string).ok_or_else(|| bad(what)))
-                        .collect::<Result<_>>()?,
-                    _ => return Err(bad(what)),
-                };
-                let target = if k == "objective" {
-                    &mut args.objective
-                } else {
-                    &mut args.constraint
-                };
-                if target.is_empty() {
-                    *target = list;
-                }
-            }
-            // `max_cost` is the older name of `budget_cost`, kept so that old files still read.
-            "budget_cost" | "max_cost" => {
-                let f = v
-                    .as_float()
-                    .or_else(|| v.as_integer().map(|i| i as f64))
-                    .filter(|f| *f > 0.0 && f.is_finite())
-                    .ok_or_else(|| bad("a positive number"))?;
-                args.budget_cost.get_or_insert(f);
-            }
-            "reference" => {
-                let list = v
-                    .as_array()
-                    .ok_or_else(|| bad("a list of numbers"))?
-                    .iter()
-                    .map(|x| {
-                        x.as_float()
-                            .or_else(|| x.as_integer().map(|i| i as f64))
-                            .ok_or_else(|| bad("a list of numbers"))
-                    })
-                    .collect::<Result<Vec<f64>>>()?;
-                args.reference.get_or_insert(list);
-            }
-            "prior" => {
-                args.prior.get_or_insert(
-                    v.as_str()
-                        .ok_or_else(|| bad("an evaluator name"))?
-                        .to_string(),
-                );
-            }
-            "dedup" => {
-                args.dedup.get_or_insert(
-                    v.as_str()
-                        .ok_or_else(|| bad("reuse, skip or off"))?
-                        .to_string(),
-                );
-            }
-            "fidelity" => {
-                let f = v
-                    .as_float()
-                    .or_else(|| v.as_integer().map(|i| i as f64))
-                    .ok_or_else(|| bad("a number"))?;
-                args.fidelity.get_or_insert(f);
-            }
-            "report" => {
-                let list = v.as_array().ok_or_else(|| bad("a list of metric names"))?;
-                let names = list
-                    .iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(str::to_string)
-                            .ok_or_else(|| bad("a list of metric names"))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                args.report.get_or_insert(names);
-            }
-            "jobs" => {
-                let j = match v {
-                    toml::Value::Integer(n) => jobs_value(&n.to_string()),
-                    toml::Value::String(s) => jobs_value(s),
-                    _ => Err(String::new()),
-                }
-                .map_err(|_| bad("a whole number, at least 1, or \"auto\""))?;
-                args.jobs.get_or_insert(j);
-            }
-            "devices" => {
-                let spec = match v {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Array(a) => a
-                        .iter()
-                        .map(|x| x.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()
-                        .ok_or_else(|| bad("\"cpu\", \"auto\", or a list of devices such as [\"cuda:0\", \"cuda:1\"]"))?
-                        .join(","),
-                    _ => return Err(bad("\"cpu\", \"auto\", or a list of devices such as [\"cuda:0\", \"cuda:1\"]")),
-                };
-                parse_devices(&spec).map_err(|e| anyhow!("{shown}: {e}"))?;
-                args.devices.get_or_insert(spec);
-            }
-            other => bail!(
-                "{shown}: unknown key '{other}'; expected one of: {}",
-                TOML_KEYS.join(", ")
-            ),
+/// Fills every setting the flags leave out from the study file.
+fn merge_study_file(f: StudyFile, args: &mut SearchArgs) {
+    fn fill<T>(flag: &mut Option<T>, file: Option<T>) {
+        if flag.is_none() {
+            *flag = file;
         }
     }
-    Ok(())
+    fill(&mut args.space, f.space);
+    fill(&mut args.study, f.study);
+    fill(&mut args.evaluator, f.evaluator);
+    fill(&mut args.strategy, f.strategy);
+    fill(&mut args.budget, f.budget);
+    fill(&mut args.seed, f.seed);
+    fill(&mut args.budget_cost, f.budget_cost);
+    fill(&mut args.reference, f.reference);
+    fill(&mut args.prior, f.prior);
+    fill(&mut args.dedup, f.dedup);
+    fill(&mut args.fidelity, f.fidelity);
+    fill(&mut args.report, f.report);
+    fill(&mut args.jobs, f.jobs);
+    fill(&mut args.devices, f.devices);
+    if args.objective.is_empty() {
+        args.objective = f.objective;
+    }
+    if args.constraint.is_empty() {
+        args.constraint = f.constraint;
+    }
 }
 
 /// The settings of the study stored at `location`, if one is there.
@@ -514,7 +240,7 @@ fn slug(text: &str) -> String {
 /// Merges the study file and the flags into settings.
 pub fn resolve(mut args: SearchArgs) -> Result<(Resolved, SearchArgs)> {
     if let Some(f) = args.file.clone() {
-        read_toml(&f, &mut args)?;
+        merge_study_file(StudyFile::read(&f)?, &mut args);
     }
     let mut stored_text = None;
     // Read once; for a derived default path it is read below, once that path is known.
@@ -733,7 +459,8 @@ pub fn run_search(args: SearchArgs) -> Result<()> {
     } = resolved;
     // Check the space first, so that its errors show with file:line:col.
     load_space(&settings)?;
-    let devices = parse_devices(args.devices.as_deref().unwrap_or("cpu"))?;
+    let devices =
+        parse_devices(args.devices.as_deref().unwrap_or("cpu")).map_err(anyhow::Error::msg)?;
     let multi = MultiProgress::new();
     let mut trial_bar = trial_bar(&settings.evaluator, args.quiet, &multi);
     let evaluator: Arc<dyn Evaluator> = match hnas_train::from_name(&settings.evaluator) {

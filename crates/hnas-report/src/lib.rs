@@ -536,6 +536,39 @@ pub fn html(l: &StudyData, top_n: usize) -> String {
     h
 }
 
+/// A benchmark's mean curves (± one standard error), one line per strategy, for
+/// [`svg::curves`]: by trial (1 to `trials`), or with `by_cost = Some(total)` at 200 even
+/// steps of cost up to `total`. Values are multiplied by `scale` (100 for percentages).
+pub fn bench_series(
+    result: &hnas_study::BenchResult,
+    by_cost: Option<f64>,
+    trials: usize,
+    scale: f64,
+) -> Vec<svg::Series> {
+    result
+        .curves
+        .iter()
+        .map(|c| svg::Series {
+            label: c.strategy.clone(),
+            points: match by_cost {
+                Some(total) => (1..=200)
+                    .map(|i| {
+                        let x = total * i as f64 / 200.0;
+                        let (m, se) = c.at_cost(x);
+                        (x, m * scale, se * scale)
+                    })
+                    .collect(),
+                None => (1..=trials)
+                    .map(|t| {
+                        let (m, se) = c.at(t);
+                        (t as f64, m * scale, se * scale)
+                    })
+                    .collect(),
+            },
+        })
+        .collect()
+}
+
 /// The figures a report shows, by file name: progress (hypervolume with several objectives,
 /// else the best so far), the front, the map and the decisions; those a study lacks are
 /// left out.

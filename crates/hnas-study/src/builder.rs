@@ -90,11 +90,76 @@ impl StudyBuilder {
         self
     }
 
-    /// A named evaluator of hnas-eval (`nb201:cifar10`, `table:PATH`, `command:[...]`,
-    /// `hash`, `sleep:MS`; the `train:*` ones are hnas-train's `from_name`).
+    /// A named evaluator (`nb201:cifar10`, `table:PATH`, `command:[...]`, `hash`,
+    /// `sleep:MS`), through the installed registry ([`crate::set_evaluator_registry`]):
+    /// `train:*`, `proxy:*` and `oneshot:*` once `hnas_train::evaluator` is installed.
     pub fn evaluator_named(self, name: &str) -> Result<Self, Error> {
-        let e = hnas_eval::from_name(name).map_err(|e| Error::Evaluator(e.to_string()))?;
+        let e = crate::evaluator_by_name(name)?;
         Ok(self.evaluator(name, Arc::from(e)))
+    }
+
+    /// Every setting a study file (TOML, docs/studies.md) holds: space, strategy, evaluator
+    /// (by name), objectives, constraints, report, budget, seed, cost budget, fidelity,
+    /// dedup, prior, jobs, and `study` as the storage. Keys it leaves out keep the
+    /// builder's values; calls after this one override it. `reference` and `devices` are
+    /// for the CLI's front table and its device placement, and are read but not used here.
+    pub fn file(self, path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
+        let f = crate::StudyFile::read(path.as_ref())?;
+        let mut b = self;
+        if let Some(space) = &f.space {
+            b = b.space_file(space)?;
+        }
+        if let Some(s) = &f.strategy {
+            b = b.strategy(s);
+        }
+        if let Some(e) = &f.evaluator {
+            b = b.evaluator_named(e)?;
+        }
+        for o in &f.objective {
+            b = b.objective(o);
+        }
+        for c in &f.constraint {
+            b = b.constraint(c);
+        }
+        for r in f.report.iter().flatten() {
+            b = b.report(r);
+        }
+        if let Some(n) = f.budget {
+            b = b.budget(n);
+        }
+        if let Some(n) = f.seed {
+            b = b.seed(n);
+        }
+        if let Some(c) = f.budget_cost {
+            b = b.budget_cost(c);
+        }
+        if let Some(x) = f.fidelity {
+            b = b.fidelity(x);
+        }
+        if let Some(d) = &f.dedup {
+            let dedup = Dedup::parse(d).ok_or_else(|| {
+                Error::Settings(format!(
+                    "{}: dedup '{d}': expected reuse, skip or off",
+                    path.as_ref().display()
+                ))
+            })?;
+            b = b.dedup(dedup);
+        }
+        if let Some(p) = f.prior {
+            b = b.prior(p);
+        }
+        if let Some(jobs) = f.jobs {
+            let n = match (&b.evaluator, jobs) {
+                (_, crate::Jobs::N(n)) => n,
+                (Some((_, ev)), crate::Jobs::Auto) => crate::resolve_jobs(Some(jobs), &**ev, &[]),
+                (None, crate::Jobs::Auto) => 1,
+            };
+            b = b.jobs(n);
+        }
+        if let Some(study) = &f.study {
+            b = b.storage(&study.to_string_lossy());
+        }
+        Ok(b)
     }
 
     /// An objective (`max:M`, `min:M`, `mnas:ACC,LAT,T`); several make a Pareto front.

@@ -15,6 +15,7 @@ mod prior;
 mod results;
 mod settings;
 mod study;
+mod study_file;
 #[cfg(feature = "postgres")]
 mod worker;
 
@@ -27,6 +28,7 @@ pub use prior::{
 pub use results::{stored_settings, StudyData};
 pub use settings::{default_objective, Dedup, Settings};
 pub use study::{Asked, Event, Goals, MakeStrategy, Proposal, Study, Summary};
+pub use study_file::{parse_devices, resolve_jobs, Jobs, StudyFile};
 #[cfg(feature = "postgres")]
 pub use worker::{run_worker, WorkerConfig, WorkerEvent, WorkerSummary};
 

@@ -35,6 +35,23 @@ pub const DEFAULT_SPACE: &str = include_str!("../spaces/mnist1d.hnas");
 /// The file name the default space reports in messages.
 pub const DEFAULT_SPACE_NAME: &str = "mnist1d.hnas";
 
+/// Every evaluator by its name: `train:..`, `proxy:..` and `oneshot:..` here, the rest
+/// (`nb201:..`, `table:..`, `command:..`, `hash`) through hnas-eval. The registry a program
+/// installs with `hnas_study::set_evaluator_registry` to reach the training evaluators
+/// (the `hnas` binary does).
+pub fn evaluator(name: &str) -> Result<Box<dyn hnas_eval::Evaluator>, hnas_eval::EvalError> {
+    if let Some(spec) = name.strip_prefix("proxy:") {
+        return Ok(Box::new(proxy::ProxyEvaluator::parse(spec)?));
+    }
+    if let Some(spec) = name.strip_prefix("oneshot:") {
+        return Ok(Box::new(oneshot::OneShotEvaluator::parse(spec)?));
+    }
+    match from_name(name) {
+        Some(ev) => Ok(Box::new(ev?)),
+        None => hnas_eval::from_name(name),
+    }
+}
+
 /// Builds a `train:` evaluator from its full name; `None` when the name is not `train:..`.
 pub fn from_name(name: &str) -> Option<Result<TrainEvaluator, hnas_eval::EvalError>> {
     name.strip_prefix("train:").map(TrainEvaluator::parse)

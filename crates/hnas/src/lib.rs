@@ -35,21 +35,45 @@
 //! The parts, each its own crate re-exported here: [`space`] (the language: parse, count,
 //! sample, mutate, hash), [`search`] (the [`Strategy`] trait and the strategies), [`eval`]
 //! (the [`Evaluator`] trait, tabular and external-program evaluators), [`store`] (SQLite,
-//! PostgreSQL, memory), [`study`] (the driver, the builder, workers, the benchmark harness).
-//! Real training with burn is `hnas-train`, kept apart for its weight. The examples (in
+//! PostgreSQL, memory), [`study`] (the driver, the builder, the study file, results,
+//! workers, the benchmark harness), [`report`] (figures, the HTML report, the dashboard's
+//! data) and [`net`] (a candidate compiled to a network, its parameters and FLOPs, PyTorch
+//! source). Real training with burn is `hnas-train`, kept apart for its weight: the `train`
+//! feature adds it as `hnas::train`, and [`install_evaluators`] makes its evaluators
+//! reachable by name (`Study::builder().file("study.toml")` reads the same study file as
+//! `hnas search --file`). The examples (in
 //! `crates/hnas/examples/`, run by `cargo test -p hnas`) show a strategy of your own, an
 //! evaluator of your own, and a loop you drive with `ask` / `tell`.
 
 pub use hnas_eval as eval;
+pub use hnas_net as net;
+pub use hnas_report as report;
 pub use hnas_search as search;
 pub use hnas_space as space;
 pub use hnas_store as store;
 pub use hnas_study as study;
+#[cfg(feature = "train")]
+pub use hnas_train as train;
 
 pub use hnas_eval::{EvalError, Evaluator, FnEvaluator, Metrics};
 pub use hnas_search::{trial_rng, Ask, Outcome, Strategy};
 pub use hnas_space::{Candidate, SampleMode, Space};
 pub use hnas_study::{Dedup, Event, Study, StudyBuilder, Summary};
+
+/// An evaluator by name: `nb201:..`, `table:..`, `command:..`, `hash`, and with the
+/// `train` feature `train:..`, `proxy:..` and `oneshot:..`.
+pub fn evaluator(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
+    #[cfg(feature = "train")]
+    return hnas_train::evaluator(name);
+    #[cfg(not(feature = "train"))]
+    hnas_eval::from_name(name)
+}
+
+/// Makes every named evaluator this build has ([`evaluator`]) reachable by name from
+/// studies, priors and study files (`StudyBuilder::evaluator_named`, `StudyBuilder::file`).
+pub fn install_evaluators() {
+    hnas_study::set_evaluator_registry(|name| evaluator(name).map_err(|e| e.to_string()));
+}
 
 /// What a program using hnas usually needs, in one `use`.
 pub mod prelude {
