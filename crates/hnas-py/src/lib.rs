@@ -771,11 +771,6 @@ impl PyStudy {
             }
             _ => {}
         }
-        if jobs > 1 && by_python {
-            return Err(PyValueError::new_err(
-                "a Python function runs one trial at a time (the GIL); jobs must be 1",
-            ));
-        }
         let counted = self.study.counted();
         self.study
             .set_budget(counted.saturating_add(n_trials))
@@ -791,15 +786,25 @@ impl PyStudy {
             .map(|t| std::time::Instant::now() + std::time::Duration::from_secs_f64(t.max(0.0)));
         let stop = self.study.stop_flag();
         let mut signal: Option<PyErr> = None;
-        let result = self.study.run(&mut |_| {
-            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-            if let Err(e) = py.check_signals() {
-                signal.get_or_insert(e);
-                stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-        });
+        let study = &mut self.study;
+        let mut run = || {
+            study.run(&mut |_| {
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                // Cheap when this thread holds the GIL already (one trial at a time).
+                Python::attach(|py| {
+                    if let Err(e) = py.check_signals() {
+                        signal.get_or_insert(e);
+                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            })
+        };
+        // Several trials at once: the driver's threads each take the GIL to call the
+        // function, so this thread lets go of it while they run. They overlap wherever the
+        // function releases the GIL itself (PyTorch and NumPy kernels, I/O, subprocesses).
+        let result = if jobs > 1 { py.detach(run) } else { run() };
         *self
             .objective
             .func

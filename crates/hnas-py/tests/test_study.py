@@ -405,3 +405,43 @@ def test_to_torch_gives_the_cli_export(tmp_path):
         hnas.create_study(TINY).candidate("net(x=3,op=b)").to_torch("1x40", 10)
     with pytest.raises(ValueError, match="input"):
         best.candidate.to_torch("3xx32", 10)
+
+
+def test_several_python_trials_run_at_once_where_the_function_releases_the_gil(tmp_path):
+    import threading
+    import time
+
+    def measured(jobs):
+        lock = threading.Lock()
+        state = {"now": 0, "most": 0, "threads": set()}
+
+        def f(c):
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+                state["threads"].add(threading.get_ident())
+            time.sleep(0.05)  # releases the GIL, as PyTorch's kernels do
+            with lock:
+                state["now"] -= 1
+            if c.to_dict()["root"]["args"]["x"] == 5:
+                raise RuntimeError("x = 5 crashes")
+            return score(c)
+
+        study = hnas.create_study(TINY, strategy="random", seed=9, storage=tmp_path / f"j{jobs}.db")
+        study.optimize(f, n_trials=16, jobs=jobs)
+        return study, state
+
+    one, s1 = measured(1)
+    four, s4 = measured(4)
+    assert s1["most"] == 1
+    assert s4["most"] >= 2, "trials overlapped"
+    assert len(s4["threads"]) >= 2
+    for study in (one, four):
+        counted = [t for t in study.trials if t.state in ("complete", "failed")]
+        assert len(counted) >= 16
+        failed = [t for t in study.trials if t.state == "failed"]
+        assert all("x = 5 crashes" in t.error for t in failed)
+        assert all(t.candidate.to_dict()["root"]["args"]["x"] == 5 for t in failed)
+    # Random search proposes the same candidates whatever runs at once.
+    firsts = lambda s: sorted(t.candidate.string for t in s.trials[:16])
+    assert firsts(one) == firsts(four)
