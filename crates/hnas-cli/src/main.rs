@@ -82,9 +82,7 @@ fn main() -> ExitCode {
         // user's program would set it; single-threaded here, before any work starts.
         std::env::set_var("HNAS_DATA", dir);
     }
-    hnas_study::set_evaluator_registry(|name| {
-        hnas_train::evaluator(name).map_err(|e| e.to_string())
-    });
+    hnas_study::set_evaluator_registry(hnas_train::evaluator);
     let result = match cli.command {
         Command::Space(cmd) => space_cmd::run(cmd),
         Command::Search(args) => search_cmd::run_search(args),

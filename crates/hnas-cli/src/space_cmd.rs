@@ -103,9 +103,12 @@ pub fn read_candidate(space: &Space, text: &str) -> Result<Candidate> {
     if t.starts_with('{') {
         let j: serde_json::Value =
             serde_json::from_str(t).context("the candidate is not valid JSON")?;
-        space
-            .from_json(&j)
-            .map_err(|e| anyhow!("the JSON candidate is not in the space: {e}"))
+        space.from_json(&j).map_err(|e| match e {
+            hnas_space::Error::NotMember(m) => {
+                anyhow!("the JSON candidate is not in the space: {m}")
+            }
+            e => e.into(),
+        })
     } else if t.starts_with('|') {
         Ok(space.from_nb201(t)?)
     } else {

@@ -40,7 +40,7 @@ impl Space {
         if self.continuous {
             return Err(Error::Continuous);
         }
-        self.validate(c).map_err(Error::NotMember)?;
+        self.validate(c)?;
         let mut total = self.rank_rule(self.g.start, 0, &c.root);
         let mut radix = self.counts[self.g.start][0].clone();
         for (slot, &s) in self.g.shared.iter().enumerate() {

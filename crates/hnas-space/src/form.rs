@@ -342,8 +342,12 @@ impl Space {
         }
     }
 
-    /// Reads the JSON form back.
-    pub fn from_json(&self, j: &Json) -> Result<Candidate, String> {
+    /// Reads the JSON form back; an error says where it leaves the space.
+    pub fn from_json(&self, j: &Json) -> Result<Candidate, crate::Error> {
+        self.read_json(j).map_err(crate::Error::NotMember)
+    }
+
+    fn read_json(&self, j: &Json) -> Result<Candidate, String> {
         let obj = j
             .as_object()
             .ok_or("expected a JSON object with 'root' (and 'shared')")?;
@@ -451,8 +455,7 @@ impl Space {
         let c = Candidate { root, shared: out };
         if self.is_constrained() {
             // Written out, a candidate may break a constraint that no single node shows.
-            self.validate(&c)
-                .map_err(|m| (0..0, format!("not a member of the space: {m}")))?;
+            self.validate(&c).map_err(|e| (0..0, e.to_string()))?;
         }
         Ok(c)
     }
@@ -736,7 +739,11 @@ impl Space {
     }
 
     /// Checks that `c` is a member of the space, saying where it is not.
-    pub fn validate(&self, c: &Candidate) -> Result<(), String> {
+    pub fn validate(&self, c: &Candidate) -> Result<(), crate::Error> {
+        self.check_member(c).map_err(crate::Error::NotMember)
+    }
+
+    fn check_member(&self, c: &Candidate) -> Result<(), String> {
         self.val_rule(self.g.start, 0, &c.root)?;
         if c.shared.len() != self.g.shared.len() {
             return Err(format!(

@@ -217,10 +217,13 @@ fn bad_candidates_point_into_the_candidate_string() {
         err("mlp(width=64,layers=[dense]) extra"),
         "<candidate>:1:30: expected ';' or the end of the candidate, found 'extra'"
     );
-    assert!(s
+    let e = s
         .from_json(&serde_json::json!({"root": {"op": "mlp"}}))
-        .unwrap_err()
-        .contains("missing argument 'width'"));
+        .unwrap_err();
+    assert!(
+        matches!(&e, hnas_space::Error::NotMember(m) if m.contains("missing argument 'width'")),
+        "{e}"
+    );
 }
 
 #[test]

@@ -149,7 +149,7 @@ pub fn run_benchmark(
         dedup: cfg.dedup,
     };
     let goals = Goals::parse(&probe)?;
-    let space = Space::parse(&cfg.space_file, &cfg.space).map_err(|d| Error::Space(d.render()))?;
+    let space = Space::parse(&cfg.space_file, &cfg.space)?;
     let multi = goals.objectives.len() > 1;
     let reference: Vec<f64> = if multi {
         if cfg.reference.len() != goals.objectives.len() {
@@ -315,10 +315,8 @@ fn regret_value(
     }
     let c = space
         .parse_candidate(&t.candidate)
-        .map_err(|d| Error::Settings(d.to_string()))?;
-    let m = evaluator
-        .evaluate(space, &c, None)
-        .map_err(|e| Error::Evaluator(e.to_string()))?;
+        .map_err(|d| Error::Candidate(d.to_string()))?;
+    let m = evaluator.evaluate(space, &c, None)?;
     let v = *m.get(&cfg.regret_metric).ok_or_else(|| {
         Error::Settings(format!(
             "the evaluator gives no '{}' to measure regret on",
@@ -352,7 +350,7 @@ fn true_front(
         }));
         let metrics = match result {
             Ok(Ok(m)) => m,
-            Ok(Err(hnas_eval::EvalError::Fatal(e))) => return Err(Error::Evaluator(e)),
+            Ok(Err(e @ hnas_eval::EvalError::Fatal(_))) => return Err(Error::Evaluator(e)),
             Ok(Err(hnas_eval::EvalError::Failed(_) | hnas_eval::EvalError::Stopped { .. }))
             | Err(_) => continue,
         };

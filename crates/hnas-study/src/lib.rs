@@ -35,14 +35,26 @@ pub use worker::{run_worker, WorkerConfig, WorkerEvent, WorkerSummary};
 /// Why a study cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The space does not parse or check: every problem at `file:line:col`.
+    #[error("{}", .0.render())]
+    Space(#[from] hnas_space::Diagnostics),
+    /// A candidate (stored, listed or written) is not a member of the space, or the space
+    /// cannot give what was asked of it (every member of an infinite space).
     #[error("{0}")]
-    Space(String),
+    Candidate(String),
     #[error(transparent)]
     Strategy(#[from] hnas_search::Error),
-    #[error("{0}")]
-    Evaluator(String),
+    /// The evaluator cannot serve this study (a missing table, an unknown name), or failed
+    /// in a way no further trial can avoid.
+    #[error(transparent)]
+    Evaluator(#[from] hnas_eval::EvalError),
+    /// The system would not start a thread for a trial.
+    #[error("cannot start a trial thread: {0}")]
+    Thread(std::io::Error),
     #[error(transparent)]
     Store(#[from] hnas_store::StoreError),
+    /// The settings (or a study file) are wrong: the message says which and what was
+    /// expected.
     #[error("{0}")]
     Settings(String),
     #[error(

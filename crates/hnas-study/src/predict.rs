@@ -151,7 +151,7 @@ pub fn draw_labelled(
     } else if cfg.every_form {
         let all: Vec<Candidate> = space
             .enumerate()
-            .map_err(|e| Error::Space(e.to_string()))?
+            .map_err(|e| Error::Candidate(e.to_string()))?
             .collect();
         Some(all.into_iter())
     } else {
@@ -223,14 +223,16 @@ pub fn draw_labelled(
         }
     }
     if out.is_empty() {
-        return Err(Error::Evaluator(match first_error {
-            Some(e) => format!("no network could be evaluated; the first error: {e}"),
-            None => format!(
-                "no evaluated network has the metric '{}'; expected one of: {}",
-                cfg.metric,
-                evaluator.metrics().join(", ")
-            ),
-        }));
+        return Err(Error::Evaluator(hnas_eval::EvalError::Fatal(
+            match first_error {
+                Some(e) => format!("no network could be evaluated; the first error: {e}"),
+                None => format!(
+                    "no evaluated network has the metric '{}'; expected one of: {}",
+                    cfg.metric,
+                    evaluator.metrics().join(", ")
+                ),
+            },
+        )));
     }
     Ok(out)
 }
@@ -269,12 +271,12 @@ pub fn run_predict_benchmark(
         .map(|&seed| {
             let data = draw_labelled(space, evaluator.as_ref(), cfg, seed, cfg.test + largest)?;
             if !cfg.every_form && data.len() < cfg.test + largest {
-                return Err(Error::Evaluator(format!(
+                return Err(Error::Evaluator(hnas_eval::EvalError::Fatal(format!(
                     "the space gave only {} distinct evaluated networks; --test {} and a training set of {largest} need {}",
                     data.len(),
                     cfg.test,
                     cfg.test + largest
-                )));
+                ))));
             }
             let (test, pool) = data.split_at(cfg.test.min(data.len()));
             let test_x: Vec<Features> = test.iter().map(|d| d.1.clone()).collect();
@@ -381,7 +383,7 @@ pub fn fit_on_trials(
         }
         let c = space
             .parse_candidate(&t.candidate)
-            .map_err(|e| Error::Space(format!("trial {}: {e}", t.number)))?;
+            .map_err(|e| Error::Candidate(format!("trial {}: {e}", t.number)))?;
         data.push((Features::bits(encoder.encode(space, &c)), y));
     }
     if data.len() < 2 + holdout {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Builds an evaluator from its name (the CLI's and the Python package's registries know
 /// `train:` and `proxy:`, which this crate cannot depend on).
-pub type Registry = fn(&str) -> Result<Box<dyn Evaluator>, String>;
+pub type Registry = fn(&str) -> Result<Box<dyn Evaluator>, hnas_eval::EvalError>;
 
 static REGISTRY: OnceLock<Registry> = OnceLock::new();
 
@@ -22,8 +22,8 @@ pub fn set_evaluator_registry(r: Registry) {
 /// An evaluator by name, through the installed registry, or hnas-eval's own.
 pub fn evaluator_by_name(name: &str) -> Result<Box<dyn Evaluator>, Error> {
     match REGISTRY.get() {
-        Some(r) => r(name).map_err(Error::Evaluator),
-        None => hnas_eval::from_name(name).map_err(|e| Error::Evaluator(e.to_string())),
+        Some(r) => Ok(r(name)?),
+        None => Ok(hnas_eval::from_name(name)?),
     }
 }
 

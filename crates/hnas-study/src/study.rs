@@ -121,7 +121,7 @@ impl Evaluation {
         t: TrialRecord,
         c: &Candidate,
         device: Option<String>,
-    ) -> (Result<TrialRecord, String>, f64) {
+    ) -> (Result<TrialRecord, EvalError>, f64) {
         let info = hnas_eval::TrialInfo {
             trial: t.number,
             seed: self.seed,
@@ -152,7 +152,7 @@ fn finish(
     mut t: TrialRecord,
     cost: f64,
     result: Result<Metrics, EvalError>,
-) -> Result<TrialRecord, String> {
+) -> Result<TrialRecord, EvalError> {
     let result = result.and_then(|m| check_metrics(goals, m));
     t.cost = cost;
     match result {
@@ -173,7 +173,7 @@ fn finish(
             t.value = goals.primary().value(&t.metrics);
             t.error = Some(reason);
         }
-        Err(EvalError::Fatal(reason)) => return Err(reason),
+        Err(fatal @ EvalError::Fatal(_)) => return Err(fatal),
     }
     t.finished_at = Some(now());
     Ok(t)
@@ -185,7 +185,7 @@ type Finished = (
     usize,
     Candidate,
     Option<usize>,
-    Result<TrialRecord, String>,
+    Result<TrialRecord, EvalError>,
     f64,
 );
 
@@ -370,8 +370,7 @@ impl Study {
         mut store: Box<dyn Store>,
         custom: Option<MakeStrategy>,
     ) -> Result<Study, Error> {
-        let space = Space::parse(&settings.space_file, &settings.space)
-            .map_err(|d| Error::Space(d.render()))?;
+        let space = Space::parse(&settings.space_file, &settings.space)?;
         let space = Arc::new(space);
         let goals = Goals::parse(&settings)?;
         let offered = evaluator.metrics();
@@ -392,9 +391,7 @@ impl Study {
                 )));
             }
         }
-        evaluator
-            .check_space(&space)
-            .map_err(|e| Error::Evaluator(e.to_string()))?;
+        evaluator.check_space(&space)?;
         let strategy = match custom {
             Some(make) => make(space.clone()),
             None => {
@@ -765,7 +762,7 @@ impl Study {
         let mut free_devices: Vec<usize> = (0..self.devices.len()).rev().collect();
         let mut in_flight = 0usize;
         let mut stopped_early = None;
-        let mut fatal: Option<String> = None;
+        let mut fatal: Option<EvalError> = None;
         let mut skipped_in_a_row = 0u64;
         let stop = self.stop.clone();
         stop.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -841,9 +838,7 @@ impl Study {
                             let (result, secs) = job.run(t, &c, device);
                             let _ = tx.send((i, c, slot, result, secs));
                         })
-                        .map_err(|e| {
-                            Error::Evaluator(format!("cannot start a trial thread: {e}"))
-                        })?;
+                        .map_err(Error::Thread)?;
                 }
                 if jobs == 1 {
                     break;
@@ -1069,7 +1064,7 @@ impl Study {
     /// Evaluates trial `i` and gives its finished record (state, metrics, value, error,
     /// cost; no tell sequence), without recording or telling it. `Err` only for a fatal
     /// evaluator error.
-    pub fn evaluate(&mut self, i: usize, c: &Candidate) -> Result<TrialRecord, String> {
+    pub fn evaluate(&mut self, i: usize, c: &Candidate) -> Result<TrialRecord, EvalError> {
         let (result, secs) = self.evaluation(None).run(self.trials[i].clone(), c, None);
         self.eval_seconds += secs;
         result

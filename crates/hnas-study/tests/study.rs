@@ -208,7 +208,7 @@ fn a_fatal_evaluation_stops_the_study_and_leaves_nothing_half_written() {
     .unwrap();
     let err = study.run(&mut |_| {}).unwrap_err();
     assert!(
-        matches!(&err, Error::Evaluator(m) if m == "the table is gone"),
+        matches!(&err, Error::Evaluator(hnas_eval::EvalError::Fatal(m)) if m == "the table is gone"),
         "{err}"
     );
     let store = study.into_store();
@@ -746,7 +746,7 @@ fn a_fatal_error_among_parallel_trials_records_the_others_and_stops() {
     study.set_jobs(3);
     let err = study.run(&mut |_| {}).unwrap_err();
     assert!(
-        matches!(&err, Error::Evaluator(m) if m == "the table is gone"),
+        matches!(&err, Error::Evaluator(hnas_eval::EvalError::Fatal(m)) if m == "the table is gone"),
         "{err}"
     );
     // No new trial starts after the error; the running ones finish and are recorded.

@@ -72,7 +72,7 @@ pub fn evaluator(name: &str) -> Result<Box<dyn Evaluator>, EvalError> {
 /// Makes every named evaluator this build has ([`evaluator`]) reachable by name from
 /// studies, priors and study files (`StudyBuilder::evaluator_named`, `StudyBuilder::file`).
 pub fn install_evaluators() {
-    hnas_study::set_evaluator_registry(|name| evaluator(name).map_err(|e| e.to_string()));
+    hnas_study::set_evaluator_registry(evaluator);
 }
 
 /// What a program using hnas usually needs, in one `use`.
