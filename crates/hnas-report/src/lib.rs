@@ -8,6 +8,7 @@
 //! the `hnas` binary (`hnas report`, `hnas serve`, `hnas trials --plot`, `hnas bench --plot`)
 //! and by the Python package (`study.report(dir)`).
 
+mod chart;
 pub mod dashboard;
 pub mod svg;
 

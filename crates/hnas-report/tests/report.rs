@@ -67,7 +67,7 @@ fn two_objectives_draw_hypervolume_and_the_front_with_its_reference_point() {
     let get = |n: &str| figs.iter().find(|f| f.0 == n).map(|f| f.1.clone());
     assert!(get("best.svg").expect("progress").contains("hypervolume"));
     let front = get("front.svg").expect("front");
-    assert!(front.contains(r#"class="reference""#));
+    assert!(front.contains("reference point (+)"));
     // The reference point is the worst feasible value of each objective.
     let worst_acc = l
         .trials
