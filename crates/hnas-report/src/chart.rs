@@ -496,48 +496,59 @@ fn robust_ranges(pts: &[(f64, f64)]) -> ((f64, f64), (f64, f64), Option<String>)
     ((x0 - px, x1 + px), (y0 - py, y1 + py), note)
 }
 
-/// Frame for points: robust ranges, round ticks, and a clamp that puts points beyond the
-/// axes on their edge.
-fn point_frame<'t>(
-    title: &'t str,
-    xlabel: &'t str,
-    ylabel: &'t str,
-    pts: &[(f64, f64)],
-    legend: Vec<(Mark, String)>,
-    fmts: &'t (Box<dyn Fn(f64) -> String>, Box<dyn Fn(f64) -> String>),
-    ticks: ((Vec<f64>, usize), (Vec<f64>, usize)),
-) -> (Frame<'t>, impl Fn((f64, f64)) -> (f64, f64)) {
-    let (x, y, note) = robust_ranges(pts);
-    let clamp = move |p: (f64, f64)| (p.0.clamp(x.0, x.1), p.1.clamp(y.0, y.1));
-    let frame = Frame {
-        title,
-        note,
-        xlabel,
-        ylabel,
-        x,
-        y,
-        xticks: ticks.0 .0,
-        yticks: ticks.1 .0,
-        xfmt: &*fmts.0,
-        yfmt: &*fmts.1,
-        legend,
-    };
-    (frame, clamp)
+/// The axes of a chart of points: robust ranges, their round ticks and decimals, the note.
+struct PointAxes {
+    x: (f64, f64),
+    y: (f64, f64),
+    note: Option<String>,
+    xticks: (Vec<f64>, usize),
+    yticks: (Vec<f64>, usize),
 }
 
-type Formats = (Box<dyn Fn(f64) -> String>, Box<dyn Fn(f64) -> String>);
+impl PointAxes {
+    fn around(pts: &[(f64, f64)]) -> PointAxes {
+        let (x, y, note) = robust_ranges(pts);
+        PointAxes {
+            x,
+            y,
+            note,
+            xticks: linear(x.0, x.1, 6),
+            yticks: linear(y.0, y.1, 5),
+        }
+    }
 
-/// The round ticks of the robust ranges around `pts`, and their label formats.
-fn ticks_for(pts: &[(f64, f64)]) -> (((Vec<f64>, usize), (Vec<f64>, usize)), Formats) {
-    let (x, y, _) = robust_ranges(pts);
-    let xt = linear(x.0, x.1, 6);
-    let yt = linear(y.0, y.1, 5);
-    let (xd, yd) = (xt.1, yt.1);
-    let fmts: Formats = (
-        Box::new(move |v| tick_label(v, xd)),
-        Box::new(move |v| tick_label(v, yd)),
-    );
-    ((xt, yt), fmts)
+    /// A point beyond the axes moved onto their edge.
+    fn clamp(&self) -> impl Fn(&(f64, f64)) -> (f64, f64) {
+        let (x, y) = (self.x, self.y);
+        move |p| (p.0.clamp(x.0, x.1), p.1.clamp(y.0, y.1))
+    }
+
+    /// The chart frame; `fmts` are the tick label formats of [`PointAxes::formats`].
+    fn frame<'t>(
+        &self,
+        (title, xlabel, ylabel): (&'t str, &'t str, &'t str),
+        fmts: &'t (impl Fn(f64) -> String, impl Fn(f64) -> String),
+        legend: Vec<(Mark, String)>,
+    ) -> Frame<'t> {
+        Frame {
+            title,
+            note: self.note.clone(),
+            xlabel,
+            ylabel,
+            x: self.x,
+            y: self.y,
+            xticks: self.xticks.0.clone(),
+            yticks: self.yticks.0.clone(),
+            xfmt: &fmts.0,
+            yfmt: &fmts.1,
+            legend,
+        }
+    }
+
+    fn formats(&self) -> (impl Fn(f64) -> String, impl Fn(f64) -> String) {
+        let (xd, yd) = (self.xticks.1, self.yticks.1);
+        (move |v| tick_label(v, xd), move |v| tick_label(v, yd))
+    }
 }
 
 /// Points (grey dots) and a step line through `line` (the best so far).
@@ -554,19 +565,20 @@ pub fn scatter_with_line(
     if !pts.is_empty() {
         legend.push((Mark::Dot(GREY), labels.1.to_string()));
     }
-    let (ticks, fmts) = ticks_for(&all);
-    let (frame, clamp) = point_frame(title, xlabel, ylabel, &all, legend, &fmts, ticks);
+    let axes = PointAxes::around(&all);
+    let (fmts, clamp) = (axes.formats(), axes.clamp());
+    let frame = axes.frame((title, xlabel, ylabel), &fmts, legend);
     draw(frame, |chart| {
         chart.draw_series(
             pts.iter()
-                .map(|p| Circle::new(clamp(*p), 2, GREY.mix(0.7).filled())),
+                .map(|p| Circle::new(clamp(p), 2, GREY.mix(0.7).filled())),
         )?;
         let mut steps: Vec<(f64, f64)> = Vec::new();
         for &(x, y) in line {
             if let Some(&(_, prev)) = steps.last() {
-                steps.push(clamp((x, prev)));
+                steps.push(clamp(&(x, prev)));
             }
-            steps.push(clamp((x, y)));
+            steps.push(clamp(&(x, y)));
         }
         chart.draw_series(LineSeries::new(steps, BLUE_.stroke_width(2)))?;
         Ok(())
@@ -596,35 +608,36 @@ pub fn front(
         ),
         (Mark::Plus(BLACK), "reference point (+)".into()),
     ];
-    let (ticks, fmts) = ticks_for(&pts);
-    let (frame, clamp) = point_frame(title, xlabel, ylabel, &pts, legend, &fmts, ticks);
+    let axes = PointAxes::around(&pts);
+    let (fmts, clamp) = (axes.formats(), axes.clamp());
+    let frame = axes.frame((title, xlabel, ylabel), &fmts, legend);
     draw(frame, |chart| {
         if let Some(r) = reference {
             chart.draw_series(std::iter::once(
-                EmptyElement::at(clamp(r))
+                EmptyElement::at(clamp(&r))
                     + PathElement::new(vec![(-6, 0), (6, 0)], BLACK.stroke_width(2))
                     + PathElement::new(vec![(0, -6), (0, 6)], BLACK.stroke_width(2)),
             ))?;
         }
         chart.draw_series(
             all.iter()
-                .map(|p| Circle::new(clamp(*p), 2, GREY.mix(0.6).filled())),
+                .map(|p| Circle::new(clamp(p), 2, GREY.mix(0.6).filled())),
         )?;
         chart.draw_series(
             infeasible
                 .iter()
-                .map(|p| Cross::new(clamp(*p), 3, ORANGE.stroke_width(1))),
+                .map(|p| Cross::new(clamp(p), 3, ORANGE.stroke_width(1))),
         )?;
         let mut sorted = front.to_vec();
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart.draw_series(LineSeries::new(
-            sorted.iter().map(|p| clamp(*p)),
+            sorted.iter().map(&clamp),
             RED_.stroke_width(2),
         ))?;
         chart.draw_series(
             sorted
                 .iter()
-                .map(|p| Circle::new(clamp(*p), 4, RED_.filled())),
+                .map(|p| Circle::new(clamp(p), 4, RED_.filled())),
         )?;
         Ok(())
     })
