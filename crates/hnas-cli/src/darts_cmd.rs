@@ -1,4 +1,4 @@
-//! `hnas darts`: differentiable search (DARTS, GDAS, β-DARTS) over a cell space, the found
+//! `hnas darts`: differentiable search (DARTS, GDAS, β-DARTS, PC-DARTS) over a cell space, the found
 //! cell written as a candidate of the space, optionally trained standalone and placed in a
 //! benchmark table.
 
@@ -23,7 +23,8 @@ pub struct DartsArgs {
     /// idx:DIR, csv:FILE; then ,channels=N,cells=N,train_size=N,...).
     #[arg(long, default_value = "mnist1d")]
     pub dataset: String,
-    /// darts (first order), gdas or beta (β-DARTS).
+    /// darts (first order), gdas, beta (β-DARTS) or pc (PC-DARTS: partial channels and edge
+    /// normalization).
     #[arg(long, default_value = "darts")]
     pub method: String,
     /// How the cell is read off: argmax of α, or perturb (perturbation-based selection).
@@ -42,6 +43,10 @@ pub struct DartsArgs {
     /// β-DARTS's final regularization strength.
     #[arg(long, default_value_t = 1.0)]
     pub beta: f64,
+    /// PC-DARTS's K: each edge's options see 1/K of its channels (the skeleton's channels
+    /// must be a multiple of K).
+    #[arg(long, default_value_t = 4)]
+    pub partial: usize,
     /// Weight steps between edges in perturbation selection.
     #[arg(long, default_value_t = 10)]
     pub tune_steps: usize,
@@ -87,7 +92,7 @@ fn table_accuracies(path: &PathBuf) -> Result<Vec<f64>> {
 pub fn run(args: DartsArgs) -> Result<()> {
     let space = load(&args.space)?;
     let method = Method::from_name(&args.method)
-        .ok_or_else(|| anyhow!("--method {}: expected darts, gdas or beta", args.method))?;
+        .ok_or_else(|| anyhow!("--method {}: expected darts, gdas, beta or pc", args.method))?;
     let selection = Selection::from_name(&args.select)
         .ok_or_else(|| anyhow!("--select {}: expected argmax or perturb", args.select))?;
     let mut trainer = TrainEvaluator::parse(&args.dataset)?;
@@ -116,6 +121,7 @@ pub fn run(args: DartsArgs) -> Result<()> {
             lr: args.lr,
             arch_lr: args.arch_lr,
             beta: args.beta,
+            partial: args.partial,
             tune_steps: args.tune_steps,
             seed,
             ..DartsConfig::default()
@@ -191,6 +197,7 @@ pub fn run(args: DartsArgs) -> Result<()> {
             let line = serde_json::json!({
                 "seed": seed,
                 "method": method.name(),
+                "partial": (method == Method::Pc).then_some(args.partial),
                 "selection": selection.name(),
                 "epochs": args.epochs,
                 "cell": r.cell,

@@ -10,7 +10,13 @@
 //!   gradient reaching α (Dong & Yang), annealed from τ = 10 to 0.1;
 //! - `beta`: DARTS with β-decay regularization of α (Ye et al.: λ·mean over edges of
 //!   logsumexp(α), λ rising linearly to `beta`), which keeps α from saturating on the
-//!   parameter-free options.
+//!   parameter-free options;
+//! - `pc`: PC-DARTS (Xu et al.): each edge mixes its options over the first 1/K of its
+//!   channels only, the rest passing by, then shuffles the channels in K groups so that
+//!   every channel takes part over the cell's depth; and edge normalization: each edge's
+//!   output is weighted by a softmax, over the edges into the same node, of its own
+//!   parameter, learnt with α. The options' weights for the narrow channels are the
+//!   supernet's units of that shape (a network of the skeleton at 1/K of its width).
 //!
 //! The cell is then read off by `argmax` of α per edge, or by perturbation (Wang et al.): edge
 //! by edge in a random order, the option whose removal from the mixture costs the most
@@ -42,6 +48,7 @@ pub enum Method {
     Darts,
     Gdas,
     Beta,
+    Pc,
 }
 
 impl Method {
@@ -50,6 +57,7 @@ impl Method {
             "darts" => Some(Method::Darts),
             "gdas" => Some(Method::Gdas),
             "beta" | "beta-darts" => Some(Method::Beta),
+            "pc" | "pc-darts" => Some(Method::Pc),
             _ => None,
         }
     }
@@ -59,6 +67,7 @@ impl Method {
             Method::Darts => "darts",
             Method::Gdas => "gdas",
             Method::Beta => "beta",
+            Method::Pc => "pc",
         }
     }
 }
@@ -99,6 +108,8 @@ pub struct DartsConfig {
     pub arch_lr: f64,
     /// β-decay's final λ (`beta` only).
     pub beta: f64,
+    /// PC-DARTS's K: an edge's options see 1/K of its channels (`pc` only).
+    pub partial: usize,
     /// Weight steps between two edges' decisions in perturbation selection.
     pub tune_steps: usize,
     /// Examples of the α half that perturbation selection measures accuracy on.
@@ -116,6 +127,7 @@ impl Default for DartsConfig {
             lr: 0.005,
             arch_lr: 0.003,
             beta: 1.0,
+            partial: 4,
             tune_steps: 10,
             select_examples: 500,
             seed: 0,
@@ -157,6 +169,8 @@ pub enum DartsError {
 #[derive(Module, Debug)]
 struct Arch {
     alpha: Param<Tensor<2>>,
+    /// PC-DARTS's edge normalization: one parameter per edge, `[1, edges]`.
+    edge: Param<Tensor<2>>,
 }
 
 /// The cell structure of a space DARTS can relax: a DAG at the root, one input, an edge
@@ -280,23 +294,34 @@ type Mix = Vec<Vec<(usize, Tensor<4>)>>;
 /// The relaxed network: the all-option-k networks share their skeleton; their cells' edges are
 /// the options.
 struct Relaxed {
+    /// The all-option-k networks, then for PC-DARTS the same at 1/K of the width.
     nets: Vec<Compiled>,
     slots: Vec<Vec<usize>>,
     edges: Vec<(u32, u32)>,
     /// The network whose skeleton is walked: one with an edge in every place (a compiled
     /// cell leaves out its `zero` edges).
     skeleton: usize,
+    /// Options per edge.
+    options: usize,
+    /// PC-DARTS's K: option k of an edge runs on its first 1/K channels, in `nets[options + k]`.
+    partial: Option<usize>,
 }
 
 impl Relaxed {
-    /// Logits of the mixed network; `models[k]` holds the weights of the all-k network.
-    fn logits(&self, models: &[Model], mix: &Mix, x: Tensor<4>) -> Tensor<2> {
+    /// Logits of the mixed network; `models[k]` holds the weights of `nets[k]`; `edge_w`
+    /// (PC-DARTS) each edge's normalized weight, `[1, edges]`.
+    fn logits(
+        &self,
+        models: &[Model],
+        mix: &Mix,
+        edge_w: Option<&Tensor<2>>,
+        x: Tensor<4>,
+    ) -> Tensor<2> {
         let per_k: Vec<Vec<&Node>> = self.nets.iter().map(|c| dags(&c.net.body)).collect();
         let mut counter = 0;
         let y = self.run(
             &self.nets[self.skeleton].net.body,
-            models,
-            mix,
+            (models, mix, edge_w),
             &per_k,
             &mut counter,
             x,
@@ -308,22 +333,22 @@ impl Relaxed {
     fn run(
         &self,
         n: &Node,
-        models: &[Model],
-        mix: &Mix,
+        weights: (&[Model], &Mix, Option<&Tensor<2>>),
         per_k: &[Vec<&Node>],
         counter: &mut usize,
         x: Tensor<4>,
     ) -> Tensor<4> {
+        let (models, mix, edge_w) = weights;
         match &n.layer {
             Layer::Seq(v) => v
                 .iter()
-                .fold(x, |acc, k| self.run(k, models, mix, per_k, counter, acc)),
+                .fold(x, |acc, k| self.run(k, weights, per_k, counter, acc)),
             Layer::Residual { body, proj } => {
                 let skip = match proj {
-                    Some(p) => self.run(p, models, mix, per_k, counter, x.clone()),
+                    Some(p) => self.run(p, weights, per_k, counter, x.clone()),
                     None => x.clone(),
                 };
-                self.run(body, models, mix, per_k, counter, x) + skip
+                self.run(body, weights, per_k, counter, x) + skip
             }
             Layer::Dag { nodes, .. } => {
                 let cell = *counter;
@@ -333,8 +358,24 @@ impl Relaxed {
                 for (e, &(from, to)) in self.edges.iter().enumerate() {
                     let (from, to) = (from as usize, to as usize);
                     let input = vals[from].clone().unwrap_or_else(|| x.zeros_like());
+                    // PC-DARTS: the options see the first 1/K channels; the rest pass by.
+                    let (input, rest) = match self.partial {
+                        Some(p) => {
+                            let [b, c, h, w] = input.dims();
+                            let part = c / p;
+                            (
+                                input.clone().slice([0..b, 0..part, 0..h, 0..w]),
+                                Some((input.slice([0..b, part..c, 0..h, 0..w]), p)),
+                            )
+                        }
+                        None => (input, None),
+                    };
                     let mut y: Option<Tensor<4>> = None;
                     for (k, w) in &mix[e] {
+                        let k = &match self.partial {
+                            Some(_) => self.options + k,
+                            None => *k,
+                        };
                         let Layer::Dag { edges: ek, .. } = &per_k[*k][cell].layer else {
                             unreachable!("the all-k networks share their skeleton")
                         };
@@ -355,6 +396,13 @@ impl Relaxed {
                             None => out,
                         });
                     }
+                    if let Some((rest, groups)) = rest {
+                        let part = y.unwrap_or_else(|| input.zeros_like());
+                        y = Some(shuffle(Tensor::cat(vec![part, rest], 1), groups));
+                    }
+                    if let Some(ew) = edge_w {
+                        y = y.map(|v| v * scalar(ew.clone(), 0, e));
+                    }
                     if let Some(y) = y {
                         vals[to] = Some(match vals[to].take() {
                             Some(acc) => acc + y,
@@ -373,6 +421,23 @@ impl Relaxed {
             .run(n, x),
         }
     }
+}
+
+/// Channel shuffle in `groups` groups (ShuffleNet's, as PC-DARTS uses it): channel `g·n + i`
+/// moves to `i·groups + g`, so that channels set aside at one edge are mixed at the next.
+fn shuffle(x: Tensor<4>, groups: usize) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, groups, c / groups, h, w])
+        .swap_dims(1, 2)
+        .reshape([b, c, h, w])
+}
+
+/// PC-DARTS's edge normalization: each edge's weight is the softmax of its parameter over
+/// the edges into the same node (`same[i][j]` = 1 when edges i and j end at one node).
+fn edge_weights(edge: Tensor<2>, same: &Tensor<2>) -> Tensor<2> {
+    // The largest parameter is subtracted for stability; a softmax does not change.
+    let ex = (edge.clone() - edge.max_dim(1).detach()).exp();
+    ex.clone() / ex.matmul(same.clone())
 }
 
 /// The union of the slots every option uses, and each option's model view into it.
@@ -441,8 +506,8 @@ pub fn search(
                 .map_err(|e| DartsError::Unsupported(format!("option `{o}` on every edge: {e}")))?,
         );
     }
-    let slots = nets.iter().map(|c| pool.slots(c)).collect();
-    let skeleton = (0..nets.len())
+    let options = nets.len();
+    let skeleton_at = (0..nets.len())
         .max_by_key(
             |&k| match dags(&nets[k].net.body).first().map(|n| &n.layer) {
                 Some(Layer::Dag { edges, .. }) => edges.len(),
@@ -450,11 +515,43 @@ pub fn search(
             },
         )
         .expect("options");
+    let partial = (cfg.method == Method::Pc).then_some(cfg.partial);
+    if let Some(p) = partial {
+        if p < 1 || !skeleton.channels.is_multiple_of(p) {
+            return Err(DartsError::Unsupported(format!(
+                "PC-DARTS with K = {p} needs the skeleton's channels ({}) to be a multiple of K",
+                skeleton.channels
+            )));
+        }
+        // The options' weights on 1/K of the channels: the same cells in the same skeleton
+        // at 1/K of its width (only their cells' edges are run).
+        let narrow = Skeleton {
+            channels: skeleton.channels / p,
+            ..skeleton
+        };
+        for k in 0..options {
+            let (o, line) = (
+                &cell.options[k],
+                cell_line(&cell.edges, &vec![cell.options[k].as_str(); e_n]),
+            );
+            let tree = space.to_json(&space.parse_candidate(&line).map_err(|e| {
+                DartsError::Unsupported(format!("the cell `{line}` is not in the space: {e}"))
+            })?);
+            let c =
+                crate::compile::compile(&tree, data.input, data.classes, narrow).map_err(|e| {
+                    DartsError::Unsupported(format!("option `{o}` at 1/{p} of the channels: {e}"))
+                })?;
+            nets.push(c);
+        }
+    }
+    let slots = nets.iter().map(|c| pool.slots(c)).collect();
     let relaxed = Relaxed {
         nets,
         slots,
         edges: cell.edges.clone(),
-        skeleton,
+        skeleton: skeleton_at,
+        options,
+        partial,
     };
     let device: Device = pool.device.clone();
     let arch_init = {
@@ -467,7 +564,16 @@ pub fn search(
     };
     let mut arch = Arch {
         alpha: Param::from_tensor(arch_init),
+        edge: Param::from_tensor(Tensor::zeros([1, e_n], &device)),
     };
+    // Which edges end at one node, for edge normalization.
+    let same = {
+        let v: Vec<f32> = (0..e_n * e_n)
+            .map(|ij| f32::from(cell.edges[ij / e_n].1 == cell.edges[ij % e_n].1))
+            .collect();
+        Tensor::<2>::from_data(TensorData::new(v, [e_n, e_n]), &device)
+    };
+    let edge_w = |arch: &Arch| partial.map(|_| edge_weights(arch.edge.val(), &same));
     let mut w_optim = train::optimizer(crate::Optim::Adam, 0.0, 0.0);
     let mut a_optim: ModuleOptimizer = AdamConfig::new()
         .with_beta_1(0.5)
@@ -487,7 +593,7 @@ pub fn search(
     let mix_of = |arch: &Arch, t: usize, rng: &mut ChaCha8Rng, fixed: &[Option<usize>]| -> Mix {
         let alpha = arch.alpha.val();
         match cfg.method {
-            Method::Darts | Method::Beta => {
+            Method::Darts | Method::Beta | Method::Pc => {
                 let w = softmax(alpha, 1);
                 (0..e_n)
                     .map(|e| match fixed[e] {
@@ -544,7 +650,8 @@ pub fn search(
             .into_iter()
             .map(|row| row.into_iter().map(|(k, w)| (k, w.detach())).collect())
             .collect();
-        let loss = loss_fn.forward(relaxed.logits(&models, &mix, x), y);
+        let ew = edge_w(arch).map(|w| w.detach());
+        let loss = loss_fn.forward(relaxed.logits(&models, &mix, ew.as_ref(), x), y);
         let value = loss
             .clone()
             .into_data()
@@ -580,7 +687,8 @@ pub fn search(
                 let models: Vec<Model> = models.into_iter().map(Module::no_grad).collect();
                 let (x, y) = batch_tensors(&data.train, ia, dims, &device);
                 let mix = mix_of(&arch, t, &mut rng, &free);
-                let mut loss = loss_fn.forward(relaxed.logits(&models, &mix, x), y);
+                let ew = edge_w(&arch);
+                let mut loss = loss_fn.forward(relaxed.logits(&models, &mix, ew.as_ref(), x), y);
                 arch_sum += loss
                     .clone()
                     .into_data()
@@ -640,11 +748,12 @@ pub fn search(
                     })
                     .collect();
                 let plain = w.device();
+                let ew = edge_w(arch).map(|w| w.detach());
                 let mut correct = 0usize;
                 for chunk in probe.chunks(250) {
                     let (x, y) = batch_tensors(&data.train, chunk, dims, &plain);
                     let pred = relaxed
-                        .logits(&models, &mix, x)
+                        .logits(&models, &mix, ew.as_ref(), x)
                         .argmax(1)
                         .reshape([chunk.len()]);
                     correct += pred
@@ -711,4 +820,53 @@ fn weights_of(arch: &Arch) -> Vec<Vec<f64>> {
     (0..e)
         .map(|i| v[i * k..(i + 1) * k].iter().map(|&x| x as f64).collect())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn shuffle_interleaves_the_groups() {
+        let device = Device::default();
+        // One example, 6 channels of one value each: channel c holds c.
+        let x = Tensor::<4>::from_data(
+            TensorData::new((0..6).map(|c| c as f32).collect::<Vec<_>>(), [1, 6, 1, 1]),
+            &device,
+        );
+        // Groups {0, 1, 2} and {3, 4, 5} interleave.
+        assert_eq!(
+            values(shuffle(x.clone(), 2)),
+            [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+        );
+        assert_eq!(values(shuffle(x, 3)), [0.0, 2.0, 4.0, 1.0, 3.0, 5.0]);
+    }
+
+    #[test]
+    fn edge_weights_sum_to_one_over_the_edges_into_each_node() {
+        let device = Device::default();
+        // NB201's six edges: into node 1 one edge, into 2 two, into 3 three.
+        let edges = [(0u32, 1u32), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)];
+        let same: Vec<f32> = (0..36)
+            .map(|ij| f32::from(edges[ij / 6].1 == edges[ij % 6].1))
+            .collect();
+        let same = Tensor::<2>::from_data(TensorData::new(same, [6, 6]), &device);
+        let p = Tensor::<2>::from_data(
+            TensorData::new(vec![0.3f32, -1.0, 2.0, 0.5, 0.5, 4.0], [1, 6]),
+            &device,
+        );
+        let w: Vec<f32> = edge_weights(p, &same).into_data().try_to_vec().unwrap();
+        assert!(
+            (w[0] - 1.0).abs() < 1e-6,
+            "a node with one input edge: {w:?}"
+        );
+        assert!((w[1] + w[2] - 1.0).abs() < 1e-6);
+        assert!((w[3] + w[4] + w[5] - 1.0).abs() < 1e-6);
+        assert!((w[3] - w[4]).abs() < 1e-6 && w[5] > w[3], "{w:?}");
+        assert!((w[2] / w[1] - 3f32.exp()).abs() < 1e-3, "softmax: {w:?}");
+    }
 }

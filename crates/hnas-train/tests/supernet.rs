@@ -272,9 +272,10 @@ mod darts {
         // The weights frozen (learning rate 0): what the α half's loss does is α's doing.
         let space = nb201();
         let data = small_data(512);
-        for method in [Method::Darts, Method::Beta] {
+        for method in [Method::Darts, Method::Beta, Method::Pc] {
             let cfg = DartsConfig {
                 method,
+                partial: 2,
                 epochs: 4,
                 batch: 64,
                 lr: 0.0,
@@ -297,6 +298,29 @@ mod darts {
     fn perturbation_keeps_the_option_whose_removal_costs_most() {
         let r = run(Method::Darts, Selection::Perturb);
         assert_eq!(r.chosen, [1]);
+    }
+
+    #[test]
+    fn partial_channels_still_move_alpha_to_the_better_option() {
+        // Under PC-DARTS `none` zeroes only the edge's first half of channels (the rest pass
+        // by), so skip_connect's edge is better by less; α still moves to it.
+        let space = two_options();
+        let data = small_data(256);
+        let cfg = DartsConfig {
+            method: Method::Pc,
+            partial: 2,
+            epochs: 3,
+            batch: 32,
+            arch_lr: 0.05,
+            ..DartsConfig::default()
+        };
+        let r = search(&space, &data, SKELETON, &cfg, &mut |_, _, _| {}).unwrap();
+        assert_eq!(r.chosen, [1], "{:?}", r.weights);
+        assert!(r.weights[0][1] > 0.55, "{:?}", r.weights);
+        // K must divide the skeleton's channels.
+        let odd = DartsConfig { partial: 3, ..cfg };
+        let err = search(&space, &data, SKELETON, &odd, &mut |_, _, _| {}).unwrap_err();
+        assert!(err.to_string().contains("multiple of K"), "{err}");
     }
 
     #[test]
