@@ -487,6 +487,9 @@ pub fn search(
     let cell = cell_of(space)?;
     let (e_n, k_n) = (cell.edges.len(), cell.options.len());
     let sn_cfg = SupernetConfig {
+        // The relaxation runs shared units whole: a cell's edges have one shape each, and
+        // PC-DARTS's narrow options keep weights of their own.
+        share: crate::supernet::Share::Shape,
         epochs: cfg.epochs,
         batch: cfg.batch,
         lr: cfg.lr,

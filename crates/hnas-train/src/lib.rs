@@ -16,6 +16,7 @@ pub mod model;
 pub mod oneshot;
 pub mod ops;
 pub mod proxy;
+pub mod slice;
 pub mod supernet;
 pub mod train;
 

@@ -4,7 +4,7 @@
 //! goes one-shot score → a few epochs → full training.
 
 use crate::evaluator::TrainEvaluator;
-use crate::supernet::{self, Rule, Supernet, SupernetConfig};
+use crate::supernet::{self, Rule, Share, Supernet, SupernetConfig};
 use hnas_eval::{EvalError, Evaluator, Metrics, TrialInfo};
 use hnas_space::{Candidate, Space};
 use std::collections::HashMap;
@@ -45,6 +45,8 @@ pub struct OneShotEvaluator {
 impl OneShotEvaluator {
     /// Parses what follows `oneshot:`: a dataset as `train:` names it, then options.
     /// Supernet options: `epochs` (of the supernet, default 30), `rule=uniform|sandwich`,
+    /// `share=slice|shape` (units at one place differing in width or kernel share weights by
+    /// slicing, BigNAS's way, or only units of one shape share),
     /// `calibrate=N`, `score_size=N` (validation examples scored), `seed=N`, `file=DIR`, `lr`, `batch`, `optimizer`, `momentum`,
     /// `weight_decay`; `train_epochs=N` is the standalone training of the top rung; `channels`,
     /// `cells`, `train_size` as for `train:`.
@@ -74,6 +76,11 @@ impl OneShotEvaluator {
                         fatal(format!("rule `{v}`: expected uniform or sandwich"))
                     })?
                 }
+                "share" => {
+                    config.share = Share::from_name(v).ok_or_else(|| {
+                        fatal(format!("share `{v}`: expected slice or shape"))
+                    })?
+                }
                 "calibrate" => {
                     config.calibrate = v
                         .parse()
@@ -93,7 +100,7 @@ impl OneShotEvaluator {
                 | "cells" | "train_size" | "label_smoothing" => passed.push(p.to_string()),
                 _ => {
                     return Err(fatal(format!(
-                        "unknown option `{k}` (epochs, rule, calibrate, score_size, seed, file, lr, batch, \
+                        "unknown option `{k}` (epochs, rule, share, calibrate, score_size, seed, file, lr, batch, \
                          optimizer, momentum, weight_decay, train_epochs, channels, cells, train_size)"
                     )))
                 }

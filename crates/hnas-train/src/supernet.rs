@@ -7,7 +7,11 @@
 //! NB201-style cell stacked in a skeleton that is exactly SPOS's supernet (one set of weights
 //! per edge and operation, per cell of the skeleton); for a hierarchical space it is the
 //! natural generalization (a block's convolution is shared by every network that has that
-//! block with that shape at that place). The pool grows as training meets new units.
+//! block at that place). With `share = slice` (the default) units at one place that differ
+//! in width or kernel size share weights by slicing, as in BigNAS ([`crate::slice`]): the
+//! pool holds the largest met, a narrower unit uses its first channels and a smaller kernel
+//! its centre. With `share = shape` they are apart. The pool grows as training meets new
+//! units, and a shared unit grows (keeping what it learnt) when a larger one is met.
 //!
 //! Training samples one candidate per step uniformly from the space (SPOS) or, with the
 //! sandwich rule (BigNAS), the largest and smallest of a fixed draw plus two uniform ones, the
@@ -69,6 +73,33 @@ impl Rule {
     }
 }
 
+/// Which units at one place share weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Share {
+    /// Units that differ in width or kernel size share by slicing (BigNAS).
+    #[default]
+    Slice,
+    /// Only units of the same shape share.
+    Shape,
+}
+
+impl Share {
+    pub fn from_name(s: &str) -> Option<Share> {
+        match s {
+            "slice" | "bignas" => Some(Share::Slice),
+            "shape" => Some(Share::Shape),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Share::Slice => "slice",
+            Share::Shape => "shape",
+        }
+    }
+}
+
 /// How a supernet is trained and how candidates are scored on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SupernetConfig {
@@ -84,6 +115,8 @@ pub struct SupernetConfig {
     pub calibrate: usize,
     /// Validation examples a candidate is scored on (the first ones; all when fewer).
     pub score_size: usize,
+    #[serde(default)]
+    pub share: Share,
 }
 
 impl Default for SupernetConfig {
@@ -99,6 +132,7 @@ impl Default for SupernetConfig {
             rule: Rule::Uniform,
             calibrate: 1000,
             score_size: 2000,
+            share: Share::Slice,
         }
     }
 }
@@ -186,6 +220,15 @@ fn unit_key(path: &str, u: &Unit) -> String {
 }
 
 impl Supernet {
+    /// What makes two units one set of weights: their place and shape, or with slicing their
+    /// place and kind.
+    fn key(&self, path: &str, u: &Unit) -> String {
+        match (self.cfg.share, crate::slice::kind(u)) {
+            (Share::Slice, Some(kind)) => format!("{path} {kind}"),
+            _ => unit_key(path, u),
+        }
+    }
+
     /// An untrained supernet for `space` on `data`, after checking that the space is one a
     /// supernet can share weights over.
     pub fn new(
@@ -340,14 +383,30 @@ impl Supernet {
             .map_err(|e| SupernetError::Candidate(format!("invalid network: {e}")))
     }
 
+    /// Adds a candidate's units to the pool as training does on meeting it: new places get
+    /// fresh weights, and with slicing a shared unit smaller than the candidate's grows.
+    pub fn meet(&mut self, c: &Compiled) {
+        self.slots(c);
+    }
+
     /// The pool slots of a compiled candidate's units, adding fresh ones for units not met
     /// before.
     pub(crate) fn slots(&mut self, c: &Compiled) -> Vec<usize> {
         let mut out = Vec::with_capacity(c.net.units.len());
         for (path, u) in c.unit_paths.iter().zip(&c.net.units) {
-            let key = unit_key(path, u);
+            let key = self.key(path, u);
             let i = match self.index.get(&key) {
-                Some(&i) => i,
+                Some(&i) => {
+                    if let Some(big) = crate::slice::covering(&self.units[i], u) {
+                        // A larger unit at a shared place: the shared weights grow, keeping
+                        // what they learnt in their leading slice.
+                        let fresh =
+                            UnitModule::init(&big, &self.device, self.cfg.seed ^ stable_hash(&key));
+                        self.pool.units[i] = crate::slice::embed(&fresh, &self.pool.units[i]);
+                        self.units[i] = big;
+                    }
+                    i
+                }
                 None => {
                     let i = self.keys.len();
                     self.pool.units.push(UnitModule::init(
@@ -374,10 +433,12 @@ impl Supernet {
         let mut units = Vec::with_capacity(c.net.units.len());
         let mut fresh = 0;
         for (path, u) in c.unit_paths.iter().zip(&c.net.units) {
-            let key = unit_key(path, u);
+            let key = self.key(path, u);
             match self.index.get(&key) {
-                Some(&i) => units.push(self.pool.units[i].clone()),
-                None => {
+                Some(&i) if crate::slice::fits(&self.units[i], u) => {
+                    units.push(crate::slice::view(&self.pool.units[i], u))
+                }
+                _ => {
                     fresh += 1;
                     units.push(UnitModule::init(
                         u,
@@ -390,12 +451,12 @@ impl Supernet {
         (Model { units }, fresh)
     }
 
-    /// Replaces the weights of the candidate's units in the pool (for tests and tools that
-    /// edit shared weights).
+    /// Writes the weights of the candidate's units into the pool (for tests and tools that
+    /// edit shared weights): a sliced unit's into its slice of the shared one.
     pub fn put(&mut self, c: &Compiled, model: Model) {
         let slots = self.slots(c);
         for (u, i) in model.units.into_iter().zip(slots) {
-            self.pool.units[i] = u;
+            self.pool.units[i] = crate::slice::embed(&self.pool.units[i], &u);
         }
     }
 
@@ -484,10 +545,16 @@ impl Supernet {
                 let mut loss: Option<Tensor<1>> = None;
                 let mut teacher: Option<Tensor<2>> = None;
                 for (c, s) in nets.iter().zip(&slots) {
+                    // Each unit of the network is its shared unit, or a slice of it.
                     let sub = Model {
                         units: s
                             .iter()
-                            .map(|i| model.units[union.binary_search(i).expect("in union")].clone())
+                            .zip(&c.net.units)
+                            .map(|(i, u)| {
+                                let shared =
+                                    &model.units[union.binary_search(i).expect("in union")];
+                                crate::slice::view(shared, u)
+                            })
                             .collect(),
                     };
                     let logits = Forward {

@@ -338,3 +338,164 @@ mod darts {
         assert!(err.to_string().contains("dag"), "{err}");
     }
 }
+
+/// BigNAS-style slicing: widths and kernels chosen as parameters of one operation.
+mod slicing {
+    use super::*;
+    use hnas_train::model::UnitModule;
+    use hnas_train::supernet::Share;
+
+    const WIDTHS: &str =
+        "net = cnn(stem = stem, stages = repeat(stage, 2, 2), pool = \"global_avg_pool\")
+stem = conv(channels = {4, 8}, kernel = {3, 5}, norm = \"batch\", act = \"relu\")
+stage = stack(blocks = repeat(block, 1, 1), down = down)
+down = max_pool(size = 2)
+block = conv(channels = {4, 8}, kernel = {3, 5}, norm = \"batch\", act = \"relu\")";
+
+    fn space() -> Space {
+        Space::parse("widths.hnas", WIDTHS).unwrap()
+    }
+
+    fn net(space: &Space, share: Share) -> Supernet {
+        let cfg = SupernetConfig { share, ..config(1) };
+        Supernet::new(space, &small_data(256), SKELETON, cfg).unwrap()
+    }
+
+    fn candidate(sn: &Supernet, space: &Space, w: usize, k: usize) -> Compiled {
+        let unit = format!("conv(channels={w},kernel={k},norm=\"batch\",act=\"relu\")");
+        let stage = format!("stack(blocks=[{unit}],down=max_pool(size=2))");
+        let text = format!("cnn(stem={unit},stages=[{stage},{stage}],pool=global_avg_pool)");
+        compiled(sn, space, &text)
+    }
+
+    /// The first convolution's weight `[out, in, 1, k]`, as a nested vector.
+    fn stem_weight(model: &Model) -> Vec<Vec<Vec<f32>>> {
+        let UnitModule::Conv(c) = &model.units[0] else {
+            panic!("the stem's convolution comes first")
+        };
+        let [o, i, _, k] = c.weight.dims();
+        let v: Vec<f32> = c.weight.val().into_data().to_vec().unwrap();
+        (0..o)
+            .map(|a| {
+                (0..i)
+                    .map(|b| v[(a * i + b) * k..(a * i + b + 1) * k].to_vec())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_narrow_small_kernel_unit_is_the_leading_centred_slice_of_the_wide_one() {
+        let space = space();
+        for share in [Share::Slice, Share::Shape] {
+            let mut sn = net(&space, share);
+            let wide = candidate(&sn, &space, 8, 5);
+            let narrow = candidate(&sn, &space, 4, 3);
+            let (wm, _) = sn.inherit(&wide);
+            sn.put(&wide, wm);
+            let units = sn.shared_units();
+            let (nm, fresh) = sn.inherit(&narrow);
+            match share {
+                Share::Slice => assert_eq!(fresh, 0, "every narrow unit is a slice"),
+                Share::Shape => assert_eq!(fresh, narrow.net.units.len()),
+            }
+            sn.put(&narrow, nm);
+            match share {
+                Share::Slice => assert_eq!(sn.shared_units(), units),
+                Share::Shape => assert_eq!(sn.shared_units(), units + narrow.net.units.len()),
+            }
+        }
+        let mut sn = net(&space, Share::Slice);
+        let wide = candidate(&sn, &space, 8, 5);
+        let narrow = candidate(&sn, &space, 4, 3);
+        let (wm, _) = sn.inherit(&wide);
+        sn.put(&wide, wm);
+        let (w, n) = (
+            stem_weight(&sn.inherit(&wide).0),
+            stem_weight(&sn.inherit(&narrow).0),
+        );
+        assert_eq!((w.len(), w[0][0].len()), (8, 5));
+        assert_eq!((n.len(), n[0][0].len()), (4, 3));
+        for o in 0..4 {
+            // The centre three of five taps.
+            assert_eq!(n[o][0], w[o][0][1..4].to_vec());
+        }
+        // An edit of the narrow network's weights is an edit of that slice of the wide
+        // network's, and of nothing else.
+        let (nm, _) = sn.inherit(&narrow);
+        let edited = nm.map(&mut Fill(0.5));
+        sn.put(&narrow, edited);
+        let after = stem_weight(&sn.inherit(&wide).0);
+        for o in 0..8 {
+            for t in 0..5 {
+                let inside = o < 4 && (1..4).contains(&t);
+                let expected = if inside { 0.5 } else { w[o][0][t] };
+                assert_eq!(after[o][0][t], expected, "out {o} tap {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_unit_met_small_first_grows_and_keeps_what_it_held() {
+        let space = space();
+        let mut sn = net(&space, Share::Slice);
+        let narrow = candidate(&sn, &space, 4, 3);
+        let (nm, _) = sn.inherit(&narrow);
+        sn.put(&narrow, nm.map(&mut Fill(0.25)));
+        let units = sn.shared_units();
+        let wide = candidate(&sn, &space, 8, 5);
+        let (_, fresh) = sn.inherit(&wide);
+        assert_eq!(fresh, wide.net.units.len(), "not met at this size yet");
+        // Meeting the wide network grows the shared units instead of adding new ones.
+        sn.meet(&wide);
+        assert_eq!(sn.shared_units(), units);
+        assert_eq!(sn.inherit(&wide).1, 0);
+        let (nm, fresh) = sn.inherit(&narrow);
+        assert_eq!(fresh, 0);
+        assert!(stem_weight(&nm)
+            .iter()
+            .flatten()
+            .flatten()
+            .all(|v| *v == 0.25));
+    }
+
+    #[test]
+    fn training_through_slices_reaches_the_shared_weights_and_resumes() {
+        let space = space();
+        let data = small_data(256);
+        let dir = tempdir("slices");
+        let mut sn = Supernet::new(&space, &data, SKELETON, config(2)).unwrap();
+        assert_eq!(sn.config().share, Share::Slice, "slicing is the default");
+        sn.train(&space, &data, Some(1), Some(&dir), &mut |_| {})
+            .unwrap();
+        let narrow = candidate(&sn, &space, 4, 3);
+        let before = stem_weight(&sn.inherit(&narrow).0);
+        // Every shared unit serves all four width × kernel choices at its place: the stem's
+        // convolution and batch norm, and each stage's.
+        assert_eq!(sn.shared_units(), 2 + 2 * 2 + 1);
+        let mut resumed = Supernet::open(&dir, &space, &data, SKELETON, config(2)).unwrap();
+        assert_eq!(resumed.shared_units(), sn.shared_units());
+        assert_eq!(stem_weight(&resumed.inherit(&narrow).0), before);
+        resumed
+            .train(&space, &data, None, Some(&dir), &mut |_| {})
+            .unwrap();
+        let after = stem_weight(&resumed.inherit(&narrow).0);
+        assert_ne!(
+            after, before,
+            "the second epoch's steps reached the narrow slice"
+        );
+        let s = resumed.score(&narrow, &data).unwrap();
+        assert_eq!(s.untrained, 0);
+        assert!(s.loss.is_finite());
+    }
+
+    /// Sets every float parameter to one value.
+    struct Fill(f32);
+
+    impl ModuleMapper for Fill {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (id, t, mapper) = param.consume();
+            Param::from_mapped_value(id, t.ones_like().mul_scalar(self.0), mapper)
+        }
+    }
+}
