@@ -107,3 +107,50 @@ fn a_mapelites_study_gets_its_map_and_the_report_is_written() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn charts_of_degenerate_data_are_drawn_not_panicked_over() {
+    use hnas_report::svg::{curves, front, heatmap, scatter_with_line, Axis, Series};
+    let ok = |svg: String| assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    ok(front(
+        "one",
+        "x",
+        "y",
+        &[(1.0, 1.0)],
+        &[(1.0, 1.0)],
+        &[],
+        Some((1.0, 1.0)),
+    ));
+    ok(front("none", "x", "y", &[], &[], &[], None));
+    ok(front(
+        "nan",
+        "x",
+        "y",
+        &[(f64::NAN, 2.0), (f64::INFINITY, 1.0)],
+        &[],
+        &[],
+        None,
+    ));
+    ok(scatter_with_line(
+        "flat",
+        "t",
+        "v",
+        &[(0.0, 3.0), (1.0, 3.0)],
+        &[(0.0, 3.0)],
+        ("a", "b"),
+    ));
+    ok(curves("empty", "t", "r", &[], true));
+    let zeros = Series {
+        label: "all zero".into(),
+        points: (1..=5).map(|t| (t as f64, 0.0, 0.0)).collect(),
+    };
+    ok(curves("zeros on a log axis", "t", "r", &[zeros], true));
+    let axis = |bins| Axis {
+        label: "d".into(),
+        bins,
+        lo: 0.0,
+        hi: 1.0,
+    };
+    ok(heatmap("empty map", &axis(4), &axis(1), &[]));
+    ok(heatmap("one cell", &axis(1), &axis(1), &[((0, 0), 2.5)]));
+}
