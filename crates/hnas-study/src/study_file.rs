@@ -287,11 +287,11 @@ impl Jobs {
             return Ok(Jobs::Auto);
         }
         match s.trim().parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(Jobs::N(n)),
-        _ => Err(format!(
-            "'{s}' is no number of jobs; expected a whole number of trials at once, at least 1, or auto"
-        )),
-    }
+            Ok(n) if n >= 1 => Ok(Jobs::N(n)),
+            _ => Err(format!(
+                "'{s}' is no number of jobs; expected a whole number of trials at once, at least 1, or auto"
+            )),
+        }
     }
 }
 
