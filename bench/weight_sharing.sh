@@ -7,13 +7,14 @@
 #      every candidate (bench/weight_sharing.py).
 #   2. DARTS (first order) collapse, then beta-DARTS with perturbation-based selection, five
 #      seeds each; every found cell trained standalone (seeds 0, 1) and placed in the table.
-# Usage: bench/weight_sharing.sh [DATASETS (default "mnist1d fashion")] [PARTS (default 12)]
+#   3. PC-DARTS with K = 4 and K = 2 (3 epochs, argmax), five seeds each, placed likewise.
+# Usage: bench/weight_sharing.sh [DATASETS (default "mnist1d fashion")] [PARTS (default 123)]
 # About 15 minutes for MNIST-1D and 45 for Fashion-MNIST on 2 cores (Fashion-MNIST needs
 # Debian's dataset-fashion-mnist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 datasets=${1:-"mnist1d fashion"}
-parts=${2:-12}
+parts=${2:-123}
 cargo build --release -p hnas-cli >&2
 hnas=$PWD/target/release/hnas
 space=examples/spaces/nb201.hnas
@@ -62,5 +63,12 @@ for d in $datasets; do
         "$hnas" darts --space $space --dataset "$data" --method beta --select perturb \
             --epochs "$darts_epochs" --seeds 5 --train $train --table $table \
             --out "$work/beta-$d.jsonl" 2>/dev/null | grep -E "^(seed|over|  standalone|  beats|  [0-9]+ %)"
+    fi
+    if [[ $parts == *3* ]]; then
+        for k in 4 2; do
+            echo "== 3. PC-DARTS on $table (K = $k, 3 epochs), argmax"
+            "$hnas" darts --space $space --dataset "$data" --method pc --partial $k --epochs 3 \
+                --seeds 5 --train $train --table $table --out "$work/pc$k-$d.jsonl" 2>/dev/null | grep -E "^(seed|over|  standalone|  beats|  [0-9]+ %)"
+        done
     fi
 done
