@@ -363,7 +363,11 @@ impl Space {
         for (k, v) in shared {
             binds.push((k.clone(), 0..0, json_surf(v)?));
         }
-        self.resolve_candidate(&root, &binds).map_err(|(_, m)| m)
+        // `from_json` says "not a member of the space" itself.
+        self.resolve_candidate(&root, &binds).map_err(|(_, m)| {
+            m.strip_prefix("not a member of the space: ")
+                .map_or(m.clone(), str::to_string)
+        })
     }
 
     // ------------------------------------------------------------ string form
@@ -455,7 +459,8 @@ impl Space {
         let c = Candidate { root, shared: out };
         if self.is_constrained() {
             // Written out, a candidate may break a constraint that no single node shows.
-            self.validate(&c).map_err(|e| (0..0, e.to_string()))?;
+            self.check_member(&c)
+                .map_err(|m| (0..0, format!("not a member of the space: {m}")))?;
         }
         Ok(c)
     }

@@ -27,6 +27,9 @@ pub struct StudyBuilder {
     prior: Option<String>,
     store: Option<Result<Box<dyn Store>, Error>>,
     jobs: usize,
+    /// Objectives, constraints and report metrics set by a study file: the next call of
+    /// `objective`, `constraint` or `report` replaces that list instead of adding to it.
+    from_file: [bool; 3],
 }
 
 impl Default for StudyBuilder {
@@ -47,6 +50,7 @@ impl Default for StudyBuilder {
             prior: None,
             store: None,
             jobs: 1,
+            from_file: [false; 3],
         }
     }
 }
@@ -100,8 +104,10 @@ impl StudyBuilder {
 
     /// Every setting a study file (TOML, docs/studies.md) holds: space, strategy, evaluator
     /// (by name), objectives, constraints, report, budget, seed, cost budget, fidelity,
-    /// dedup, prior, jobs, and `study` as the storage. Keys it leaves out keep the
-    /// builder's values; calls after this one override it. `reference` and `devices` are
+    /// dedup, prior, jobs, and `study` as the storage. A key it holds replaces the builder's
+    /// value (a list of objectives, constraints or report metrics replaces the list); keys
+    /// it leaves out keep the builder's values; calls after this one override it (a later
+    /// `.objective(..)` starts the objectives afresh). `reference` and `devices` are
     /// for the CLI's front table and its device placement, and are read but not used here.
     pub fn file(self, path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
         let f = crate::StudyFile::read(path.as_ref())?;
@@ -115,14 +121,17 @@ impl StudyBuilder {
         if let Some(e) = &f.evaluator {
             b = b.evaluator_named(e)?;
         }
-        for o in &f.objective {
-            b = b.objective(o);
+        if !f.objective.is_empty() {
+            b.objectives = f.objective.clone();
+            b.from_file[0] = true;
         }
-        for c in &f.constraint {
-            b = b.constraint(c);
+        if !f.constraint.is_empty() {
+            b.constraints = f.constraint.clone();
+            b.from_file[1] = true;
         }
-        for r in f.report.iter().flatten() {
-            b = b.report(r);
+        if let Some(r) = &f.report {
+            b.report = r.clone();
+            b.from_file[2] = true;
         }
         if let Some(n) = f.budget {
             b = b.budget(n);
@@ -164,18 +173,27 @@ impl StudyBuilder {
 
     /// An objective (`max:M`, `min:M`, `mnas:ACC,LAT,T`); several make a Pareto front.
     pub fn objective(mut self, objective: &str) -> Self {
+        if std::mem::take(&mut self.from_file[0]) {
+            self.objectives.clear();
+        }
         self.objectives.push(objective.into());
         self
     }
 
     /// A hard constraint, `METRIC <= BOUND` or `METRIC >= BOUND`.
     pub fn constraint(mut self, constraint: &str) -> Self {
+        if std::mem::take(&mut self.from_file[1]) {
+            self.constraints.clear();
+        }
         self.constraints.push(constraint.into());
         self
     }
 
     /// A metric shown beside the objective.
     pub fn report(mut self, metric: &str) -> Self {
+        if std::mem::take(&mut self.from_file[2]) {
+            self.report.clear();
+        }
         self.report.push(metric.into());
         self
     }

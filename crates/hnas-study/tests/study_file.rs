@@ -67,6 +67,43 @@ jobs = 1
 }
 
 #[test]
+fn the_file_replaces_the_builders_lists_and_later_calls_replace_the_files() {
+    let dir = folder("lists");
+    write(&dir, "tiny.hnas", "net = net(x = int(0, 3))\n");
+    let file = write(
+        &dir,
+        "s.toml",
+        "space = \"tiny.hnas\"\nevaluator = \"hash\"\nstrategy = \"random\"\nobjective = \"min:score\"\nbudget = 2\n",
+    );
+    let objectives = |b: hnas_study::StudyBuilder| {
+        let mut s = b.open().unwrap();
+        s.run(&mut |_| {}).unwrap();
+        s.settings().objectives.clone()
+    };
+    let b = hnas_study::Study::builder().objective("max:score");
+    assert_eq!(objectives(b.file(&file).unwrap()), ["min:score"]);
+    let b = hnas_study::Study::builder()
+        .file(&file)
+        .unwrap()
+        .objective("max:score");
+    assert_eq!(
+        objectives(b),
+        ["max:score"],
+        "a later call replaces the file's list"
+    );
+    let b = hnas_study::Study::builder()
+        .file(&file)
+        .unwrap()
+        .objective("max:score")
+        .objective("min:score");
+    assert_eq!(
+        objectives(b),
+        ["max:score", "min:score"],
+        "and then adds as usual"
+    );
+}
+
+#[test]
 fn keys_read_as_written_and_paths_join_the_file_folder() {
     let dir = folder("keys");
     let f = StudyFile::parse(

@@ -5,6 +5,8 @@
 //!
 //! Sliced: plain convolutions (one group), depthwise convolutions, batch norms and linear
 //! layers. Grouped convolutions, layer norms and attention are shared by exact shape only.
+//! A sliced batch norm's running statistics start from the shared ones and are not written
+//! back while training: every score recalibrates a candidate's own.
 
 use crate::model::UnitModule;
 use crate::net::Unit;
@@ -149,15 +151,18 @@ fn written<const D: usize>(outer: &Param<Tensor<D>>, inner: &Param<Tensor<D>>) -
     Param::initialized(outer.id, value.detach().require_grad())
 }
 
+// burn takes one range per dimension: a one-element array is the 1-D slice, not a mistake.
+#[allow(clippy::single_range_in_vec_init)]
 fn sliced_state(s: &RunningState<Tensor<1>>, c: usize) -> RunningState<Tensor<1>> {
-    RunningState::new(s.value().slice([0..c]))
+    RunningState::new(s.value_sync().slice([0..c]))
 }
 
+#[allow(clippy::single_range_in_vec_init)]
 fn written_state(
     outer: &RunningState<Tensor<1>>,
     inner: &RunningState<Tensor<1>>,
 ) -> RunningState<Tensor<1>> {
-    let (o, i) = (outer.value(), inner.value());
+    let (o, i) = (outer.value_sync(), inner.value_sync());
     let c = i.dims()[0];
     RunningState::new(o.slice_assign([0..c], i))
 }

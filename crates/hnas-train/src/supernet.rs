@@ -425,18 +425,31 @@ impl Supernet {
         out
     }
 
-    /// The candidate's network with the weights it inherits from the supernet (the same
-    /// parameters, not copies: a step on one is a step on every network sharing them), and
-    /// how many of its units training never met: those get fresh weights, seeded by their
-    /// place as the pool would have seeded them.
+    /// The candidate's network with the weights it inherits from the supernet, and how many
+    /// of its units training never met: those get fresh weights, seeded by their place as
+    /// the pool would have seeded them. A unit of the shared unit's size is the same
+    /// parameters, not a copy; a sliced unit (narrower, smaller kernel) is computed from
+    /// them, so an optimizer stepping on this model does not reach the pool: train through
+    /// [`Supernet::train`], or write edited weights back with [`Supernet::put`].
     pub fn inherit(&self, c: &Compiled) -> (Model, usize) {
+        self.inherit_from(c, false)
+    }
+
+    /// [`Supernet::inherit`], the slices taken from untracked copies when `untracked` (a
+    /// score builds no autodiff graph that no backward pass would free).
+    fn inherit_from(&self, c: &Compiled, untracked: bool) -> (Model, usize) {
         let mut units = Vec::with_capacity(c.net.units.len());
         let mut fresh = 0;
         for (path, u) in c.unit_paths.iter().zip(&c.net.units) {
             let key = self.key(path, u);
             match self.index.get(&key) {
                 Some(&i) if crate::slice::fits(&self.units[i], u) => {
-                    units.push(crate::slice::view(&self.pool.units[i], u))
+                    let shared = &self.pool.units[i];
+                    units.push(if untracked {
+                        crate::slice::view(&shared.clone().no_grad(), u)
+                    } else {
+                        crate::slice::view(shared, u)
+                    })
                 }
                 _ => {
                     fresh += 1;
@@ -624,7 +637,7 @@ impl Supernet {
     /// `calibrate` training examples, then its accuracy on the validation split.
     pub fn score(&self, c: &Compiled, data: &Dataset) -> Result<Score, SupernetError> {
         let start = Instant::now();
-        let (model, untrained) = self.inherit(c);
+        let (model, untrained) = self.inherit_from(c, true);
         // A forward pass on the autodiff device with tracked weights and no backward leaves
         // its graph behind (burn#4970: 22 GB after 45 Fashion-MNIST scores); untracked
         // weights build none, and batch norms still take their training path.

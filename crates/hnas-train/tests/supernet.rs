@@ -374,7 +374,7 @@ block = conv(channels = {4, 8}, kernel = {3, 5}, norm = \"batch\", act = \"relu\
             panic!("the stem's convolution comes first")
         };
         let [o, i, _, k] = c.weight.dims();
-        let v: Vec<f32> = c.weight.val().into_data().to_vec().unwrap();
+        let v: Vec<f32> = c.weight.val().into_data().try_to_vec::<f32>().unwrap();
         (0..o)
             .map(|a| {
                 (0..i)
