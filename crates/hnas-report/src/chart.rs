@@ -204,11 +204,6 @@ fn draw(frame: Frame<'_>, body: impl FnOnce(&mut Chart<'_, '_>) -> Drawn) -> Str
     out
 }
 
-/// Ticks and the labels' decimals for a linear axis over [lo, hi].
-fn linear(lo: f64, hi: f64, n: usize) -> (Vec<f64>, usize) {
-    nice_ticks(lo, hi, n)
-}
-
 /// A log tick's label: as few digits as the value needs.
 fn log_label(v: f64) -> String {
     if v >= 1.0 {
@@ -265,7 +260,7 @@ pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series], log_y:
             .map(|v| (v.log10(), log_label(v)))
             .unzip()
     } else {
-        let (t, d) = linear(y0, y1, 5);
+        let (t, d) = nice_ticks(y0, y1, 5);
         t.iter().map(|v| (*v, tick_label(*v, d))).unzip()
     };
     let yfmt = |v: f64| {
@@ -274,7 +269,7 @@ pub fn curves(title: &str, xlabel: &str, ylabel: &str, series: &[Series], log_y:
             .position(|t| (t - v).abs() < 1e-9)
             .map_or_else(String::new, |i| ylabels[i].clone())
     };
-    let (xticks, xd) = linear(x0, x1, 6);
+    let (xticks, xd) = nice_ticks(x0, x1, 6);
     let xfmt = move |v: f64| tick_label(v, xd);
     let ylabel = if log_y {
         format!("{ylabel} (log scale; 0 drawn at {})", log_label(y0))
@@ -344,9 +339,9 @@ pub fn heatmap(title: &str, x: &Axis, y: &Axis, cells: &[((u32, u32), f64)]) -> 
     let t = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 1.0 };
     // Cells are placed in value units, so that the ticks (round values of each descriptor)
     // fall where those values lie along the bins.
-    let (xticks, xd) = linear(x.lo, x.hi, (x.bins as usize).clamp(2, 6));
+    let (xticks, xd) = nice_ticks(x.lo, x.hi, (x.bins as usize).clamp(2, 6));
     let (yticks, yd) = if y.bins > 1 {
-        linear(y.lo, y.hi, (y.bins as usize).clamp(2, 6))
+        nice_ticks(y.lo, y.hi, (y.bins as usize).clamp(2, 6))
     } else {
         (Vec::new(), 0)
     };
@@ -512,8 +507,8 @@ impl PointAxes {
             x,
             y,
             note,
-            xticks: linear(x.0, x.1, 6),
-            yticks: linear(y.0, y.1, 5),
+            xticks: nice_ticks(x.0, x.1, 6),
+            yticks: nice_ticks(y.0, y.1, 5),
         }
     }
 

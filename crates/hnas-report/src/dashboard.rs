@@ -4,16 +4,10 @@
 
 use crate::StudyData;
 
-/// A figure of the report by its file name (`best.svg`, `front.svg`, `map.svg`,
-/// `decisions.svg`), drawn afresh; `None` when the study has no such figure.
+/// A figure of the report by its file name, as the page shows it (the decisions of the top
+/// five); `None` when the study has no such figure.
 pub fn figure(l: &StudyData, name: &str) -> Option<String> {
-    match name {
-        "best.svg" => crate::hypervolume_svg(l).or_else(|| crate::best_so_far_svg(l)),
-        "front.svg" => crate::front_svg(&l.goals, &l.trials),
-        "map.svg" => crate::map_svg(l),
-        "decisions.svg" => crate::decision_frequencies_svg(l, 5),
-        _ => None,
-    }
+    crate::figure(l, name, 5)
 }
 
 /// The study for the page: its settings and every trial with its objectives' values.

@@ -20,13 +20,7 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use svg::esc;
 
 fn num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -574,18 +568,25 @@ pub fn bench_series(
 /// else the best so far), the front, the map and the decisions; those a study lacks are
 /// left out.
 pub fn figures(l: &StudyData, top_n: usize) -> Vec<(&'static str, String)> {
-    [
-        (
-            "best.svg",
-            hypervolume_svg(l).or_else(|| best_so_far_svg(l)),
-        ),
-        ("front.svg", front_svg(&l.goals, &l.trials)),
-        ("map.svg", map_svg(l)),
-        ("decisions.svg", decision_frequencies_svg(l, top_n)),
-    ]
-    .into_iter()
-    .filter_map(|(name, svg)| Some((name, svg?)))
-    .collect()
+    FIGURES
+        .iter()
+        .filter_map(|&name| Some((name, figure(l, name, top_n)?)))
+        .collect()
+}
+
+/// The file names of the report's figures, in the page's order.
+pub const FIGURES: [&str; 4] = ["best.svg", "front.svg", "map.svg", "decisions.svg"];
+
+/// One figure of the report by its file name (one of [`FIGURES`]), drawn afresh; `None`
+/// when the study has no such figure.
+pub fn figure(l: &StudyData, name: &str, top_n: usize) -> Option<String> {
+    match name {
+        "best.svg" => hypervolume_svg(l).or_else(|| best_so_far_svg(l)),
+        "front.svg" => front_svg(&l.goals, &l.trials),
+        "map.svg" => map_svg(l),
+        "decisions.svg" => decision_frequencies_svg(l, top_n),
+        _ => None,
+    }
 }
 
 /// Writes `index.html` and each figure as an `.svg` file into `dir` (created if needed);

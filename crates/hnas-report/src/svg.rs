@@ -15,7 +15,7 @@ const COLORS: &[&str] = &[
     "#e377c2", "#bcbd22",
 ];
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

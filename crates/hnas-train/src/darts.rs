@@ -498,17 +498,31 @@ pub fn search(
     };
     let mut pool = Supernet::new(space, data, skeleton, sn_cfg)
         .map_err(|e| DartsError::Unsupported(e.to_string()))?;
-    let mut nets = Vec::new();
-    for o in &cell.options {
-        let line = cell_line(&cell.edges, &vec![o.as_str(); e_n]);
-        let c = space.parse_candidate(&line).map_err(|e| {
-            DartsError::Unsupported(format!("the cell `{line}` is not in the space: {e}"))
-        })?;
-        nets.push(
-            pool.compile(space, &c)
-                .map_err(|e| DartsError::Unsupported(format!("option `{o}` on every edge: {e}")))?,
-        );
-    }
+    // The all-option-k cells, compiled in the skeleton (and for PC-DARTS again at 1/K of its
+    // width: the options' weights on the narrow channels; only their cells' edges are run).
+    let trees = cell
+        .options
+        .iter()
+        .map(|o| {
+            let line = cell_line(&cell.edges, &vec![o.as_str(); e_n]);
+            let c = space.parse_candidate(&line).map_err(|e| {
+                DartsError::Unsupported(format!("the cell `{line}` is not in the space: {e}"))
+            })?;
+            Ok(space.to_json(&c))
+        })
+        .collect::<Result<Vec<_>, DartsError>>()?;
+    let compile_all = |sk: Skeleton, at: &str| -> Result<Vec<Compiled>, DartsError> {
+        cell.options
+            .iter()
+            .zip(&trees)
+            .map(|(o, tree)| {
+                crate::compile::compile(tree, data.input, data.classes, sk).map_err(|e| {
+                    DartsError::Unsupported(format!("option `{o}` {at}: invalid network: {e}"))
+                })
+            })
+            .collect()
+    };
+    let mut nets = compile_all(skeleton, "on every edge")?;
     let options = nets.len();
     let skeleton_at = (0..nets.len())
         .max_by_key(
@@ -526,26 +540,11 @@ pub fn search(
                 skeleton.channels
             )));
         }
-        // The options' weights on 1/K of the channels: the same cells in the same skeleton
-        // at 1/K of its width (only their cells' edges are run).
         let narrow = Skeleton {
             channels: skeleton.channels / p,
             ..skeleton
         };
-        for k in 0..options {
-            let (o, line) = (
-                &cell.options[k],
-                cell_line(&cell.edges, &vec![cell.options[k].as_str(); e_n]),
-            );
-            let tree = space.to_json(&space.parse_candidate(&line).map_err(|e| {
-                DartsError::Unsupported(format!("the cell `{line}` is not in the space: {e}"))
-            })?);
-            let c =
-                crate::compile::compile(&tree, data.input, data.classes, narrow).map_err(|e| {
-                    DartsError::Unsupported(format!("option `{o}` at 1/{p} of the channels: {e}"))
-                })?;
-            nets.push(c);
-        }
+        nets.extend(compile_all(narrow, &format!("at 1/{p} of the channels"))?);
     }
     let slots = nets.iter().map(|c| pool.slots(c)).collect();
     let relaxed = Relaxed {
